@@ -1,0 +1,114 @@
+//! [`Clock`]: where the manager reads "now". The real monotonic clock by default; a
+//! [`ManualClock`] in tests, so that timeouts are tested by advancing time, not by sleeping.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// The manager's source of time.
+///
+/// The manager reads it once per turn, right after `epoll_wait` returns; every deadline set
+/// during that turn's dispatch counts from that reading ([`Context::now`](crate::Context::now)).
+/// Calls made outside dispatch (e.g. [`Manager::add`](crate::Manager::add)) read it afresh.
+#[derive(Clone, Default)]
+pub struct Clock {
+    manual: Option<ManualClock>,
+}
+
+impl Clock {
+    /// The system's monotonic clock ([`Instant::now`]).
+    pub fn system() -> Clock {
+        Clock { manual: None }
+    }
+
+    /// The current time.
+    pub fn now(&self) -> Instant {
+        match &self.manual {
+            None => Instant::now(),
+            Some(m) => m.now(),
+        }
+    }
+
+    /// Whether time only moves when a test says so. The manager then does not shorten its
+    /// waits for timer deadlines (sleeping would not bring them closer): drive it with
+    /// `turn(Some(Duration::ZERO))` after [`ManualClock::advance`].
+    pub fn is_manual(&self) -> bool {
+        self.manual.is_some()
+    }
+}
+
+impl From<ManualClock> for Clock {
+    fn from(m: ManualClock) -> Clock {
+        Clock { manual: Some(m) }
+    }
+}
+
+impl fmt::Debug for Clock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.manual {
+            None => f.write_str("Clock::system()"),
+            Some(m) => write!(f, "Clock::manual({:?})", m.elapsed()),
+        }
+    }
+}
+
+/// A clock that stands still until [`advance`](ManualClock::advance)d. Clones share one time,
+/// so a test keeps a clone and moves the manager's time forward.
+///
+/// ```
+/// use ioman_core::ManualClock;
+/// use std::time::Duration;
+/// let clock = ManualClock::new();
+/// let t0 = clock.now();
+/// clock.advance(Duration::from_secs(5));
+/// assert_eq!(clock.now() - t0, Duration::from_secs(5));
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    base: Instant,
+    offset_nanos: AtomicU64,
+}
+
+impl ManualClock {
+    /// A clock that starts at the current real time and then stands still.
+    pub fn new() -> ManualClock {
+        ManualClock {
+            inner: Arc::new(Inner { base: Instant::now(), offset_nanos: AtomicU64::new(0) }),
+        }
+    }
+
+    /// The clock's current time.
+    pub fn now(&self) -> Instant {
+        self.inner.base + self.elapsed()
+    }
+
+    /// Moves time forward by `by` (saturating after about 584 years).
+    pub fn advance(&self, by: Duration) {
+        let nanos = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let _ = self
+            .inner
+            .offset_nanos
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| Some(n.saturating_add(nanos)));
+    }
+
+    fn elapsed(&self) -> Duration {
+        Duration::from_nanos(self.inner.offset_nanos.load(Ordering::SeqCst))
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> ManualClock {
+        ManualClock::new()
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ManualClock(+{:?})", self.elapsed())
+    }
+}

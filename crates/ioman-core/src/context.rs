@@ -1,0 +1,184 @@
+//! [`Context`]: what a handler can do while it is being called — reach the loop-wide state, and
+//! add, modify or close any registration, its own included.
+//!
+//! # When a change takes effect
+//! - **close** (own or another's): at once. The key is dead from that moment, so any event for
+//!   it still waiting in this turn's batch is dropped. Another registration's handler is dropped
+//!   and its fd closed immediately; a handler that closes *itself* is dropped, and its fd closed,
+//!   as soon as its callback returns (the fd it was handed stays valid until then).
+//! - **interest**: at once for dispatch decisions (a registration whose write interest was just
+//!   removed gets no `on_write`, even for an event already in this batch); epoll itself is told
+//!   before the next wait, once per registration however often it changed.
+//! - **timeout**: at once; the new deadline counts from this turn's [`now`](Context::now).
+//! - **add**: at once in epoll; the new registration's first events come in the next turn.
+//! - **replace own handler**: when the callback returns (the old handler is then dropped).
+//! - **stop**: the current turn finishes, then `run` returns.
+
+use crate::registry::Registry;
+use crate::{Boxed, Error, Interest, IntoHandler, Key, Modify, Result, Stats, Timeout, Timer};
+use ioman_sys::Readiness;
+use rustix::fd::OwnedFd;
+use std::time::Instant;
+
+/// The registration being dispatched, as the dispatcher tracks it.
+pub(crate) struct Current<R> {
+    pub(crate) key: Key,
+    pub(crate) closed: bool,
+    pub(crate) replacement: Option<R>,
+    pub(crate) readiness: Readiness,
+}
+
+/// The handle a [`Handler`](crate::Handler) callback gets: its own registration, the loop-wide
+/// state `S`, and every operation of the manager.
+pub struct Context<'a, S, R = Boxed<S>> {
+    pub(crate) reg: &'a mut Registry<R>,
+    pub(crate) state: &'a mut S,
+    pub(crate) cur: &'a mut Current<R>,
+}
+
+impl<S, R> Context<'_, S, R> {
+    /// The key of the registration being called.
+    pub fn key(&self) -> Key {
+        self.cur.key
+    }
+
+    /// The loop-wide state given to [`Manager::with_state`](crate::Manager::with_state).
+    pub fn state(&mut self) -> &mut S {
+        self.state
+    }
+
+    /// The time this turn started dispatching: read once after `epoll_wait` returned, the same
+    /// for every callback of the turn. Deadlines set now count from it.
+    pub fn now(&self) -> Instant {
+        self.reg.now
+    }
+
+    /// What epoll reported for this registration (empty for a timeout).
+    pub fn readiness(&self) -> Readiness {
+        self.cur.readiness
+    }
+
+    /// Whether this registration has closed itself during this callback.
+    pub fn is_closed(&self) -> bool {
+        self.cur.closed
+    }
+
+    /// This registration's current interest (`None`: paused, or a timer, or closed).
+    pub fn interest(&self) -> Option<Interest> {
+        self.reg.slots.get(self.cur.key).and_then(|e| e.interest)
+    }
+
+    /// Sets this registration's interest; `None` pauses it. Ignored after [`close`](Self::close).
+    pub fn set_interest(&mut self, interest: impl Into<Option<Interest>>) {
+        let _ = self.reg.set_interest(self.cur.key, interest.into());
+    }
+
+    /// Adds to this registration's interest.
+    pub fn add_interest(&mut self, interest: Interest) {
+        let new = self.interest().map_or(interest, |i| i | interest);
+        self.set_interest(new);
+    }
+
+    /// Removes from this registration's interest.
+    pub fn remove_interest(&mut self, interest: Interest) {
+        if let Some(i) = self.interest() {
+            self.set_interest(i.remove(interest));
+        }
+    }
+
+    /// Sets this registration's timeout, counted from [`now`](Self::now). Ignored after
+    /// [`close`](Self::close).
+    pub fn set_timeout(&mut self, timeout: Timeout) {
+        let _ = self.reg.set_timeout(self.cur.key, timeout);
+    }
+
+    /// Closes this registration: it leaves epoll and its key dies now; the handler is dropped
+    /// and the fd closed when this callback returns. Closing twice is harmless.
+    pub fn close(&mut self) {
+        if !self.cur.closed {
+            self.cur.closed = true;
+            self.reg.slots.remove(self.cur.key);
+        }
+    }
+
+    /// Replaces this registration's handler once the current callback returns.
+    pub fn replace_handler(&mut self, handler: impl IntoHandler<S, R>) {
+        self.cur.replacement = Some(handler.into_handler());
+    }
+
+    /// Registers a new fd (see [`Manager::add`](crate::Manager::add)). Its first events arrive
+    /// in the next turn.
+    pub fn add(
+        &mut self,
+        fd: impl Into<OwnedFd>,
+        interest: impl Into<Option<Interest>>,
+        timeout: Timeout,
+        handler: impl IntoHandler<S, R>,
+    ) -> Result<Key> {
+        self.reg.add_fd(fd.into(), interest.into(), timeout, handler.into_handler())
+    }
+
+    /// Adds a standalone timer (see [`Manager::add_timer`](crate::Manager::add_timer)).
+    pub fn add_timer(&mut self, timer: Timer, handler: impl IntoHandler<S, R>) -> Result<Key> {
+        self.reg.add_timer(timer, handler.into_handler())
+    }
+
+    /// Changes any registration, this one included.
+    pub fn modify(&mut self, key: Key, change: Modify<S, R>) -> Result<()> {
+        if key == self.cur.key && self.cur.closed {
+            return Err(Error::UnknownKey(key));
+        }
+        let handler = apply(self.reg, key, change)?;
+        if let Some(h) = handler {
+            if key == self.cur.key {
+                self.cur.replacement = Some(h);
+            } else if let Some(entry) = self.reg.slots.get_mut(key) {
+                entry.handler = Some(h);
+            }
+        }
+        Ok(())
+    }
+
+    /// Closes any registration, this one included (then as [`close`](Self::close)).
+    pub fn close_key(&mut self, key: Key) -> Result<()> {
+        if key == self.cur.key {
+            if self.cur.closed {
+                return Err(Error::UnknownKey(key));
+            }
+            self.close();
+            return Ok(());
+        }
+        self.reg.close(key)
+    }
+
+    /// Whether `key` names a live registration.
+    pub fn contains(&self, key: Key) -> bool {
+        self.reg.slots.contains_key(key)
+    }
+
+    /// Asks [`Manager::run`](crate::Manager::run) to return once this turn is finished.
+    pub fn stop(&mut self) {
+        self.reg.stop = true;
+    }
+
+    /// The manager's counters.
+    pub fn stats(&self) -> Stats {
+        Stats { registrations: self.reg.slots.len(), ..self.reg.stats }
+    }
+}
+
+/// Applies interest and timeout, and hands back a new handler for the caller to install.
+pub(crate) fn apply<S, R>(
+    reg: &mut Registry<R>,
+    key: Key,
+    change: Modify<S, R>,
+) -> Result<Option<R>> {
+    reg.entry(key)?;
+    if let Some(interest) = change.interest {
+        reg.set_interest(key, interest)?;
+    }
+    if let Some(timeout) = change.timeout {
+        reg.set_timeout(key, timeout)?;
+    }
+    Ok(change.handler)
+}

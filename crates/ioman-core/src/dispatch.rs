@@ -1,0 +1,183 @@
+//! Dispatch: how one event or one due timer reaches its handler. The handler (and fd) are taken
+//! out of their slot for the call, so the handler can reach the whole registry through its
+//! [`Context`] — even close itself — without a double borrow; afterwards they are put back, or
+//! released in the close order if the registration ended. A panicking handler is caught here:
+//! it loses its own registration and nothing else.
+
+use crate::context::Current;
+use crate::registry::{Kind, Registry};
+use crate::{Context, Failure, Handler, Key, PanicReport};
+use ioman_sys::Readiness;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::any::Any;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+/// Delivers one epoll event.
+pub(crate) fn event<S, R: Handler<S, R>>(
+    reg: &mut Registry<R>,
+    state: &mut S,
+    key: Key,
+    ready: Readiness,
+) {
+    let Some(entry) = reg.slots.get_mut(key) else {
+        reg.stats.stale_events += 1;
+        return;
+    };
+    let (Some(mut handler), Some(fd)) = (entry.handler.take(), entry.fd.take()) else {
+        return; // unreachable: only fd registrations are in epoll, and dispatch is not nested
+    };
+    reg.stats.events_dispatched += 1;
+    let mut cur = Current { key, closed: false, replacement: None, readiness: ready };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
+        let bfd = fd.as_fd();
+        if ready.is_error() {
+            handler.on_error(bfd, Failure::Error(socket_error(bfd)), &mut cx);
+            return true;
+        }
+        let wants = |cx: &Context<'_, S, R>, f: fn(crate::Interest) -> bool| {
+            !cx.cur.closed && cx.interest().is_some_and(f)
+        };
+        let readable = ready.is_readable() && wants(&cx, crate::Interest::is_readable);
+        if readable {
+            cx.reg.touch(key);
+            handler.on_read(bfd, &mut cx);
+        }
+        if ready.is_writable() && wants(&cx, crate::Interest::is_writable) {
+            cx.reg.touch(key);
+            handler.on_write(bfd, &mut cx);
+        }
+        if ready.is_hup() && !readable && !cx.cur.closed {
+            handler.on_error(bfd, Failure::Hangup, &mut cx);
+            return true;
+        }
+        false
+    }));
+    finish(reg, key, handler, Some(fd), cur, outcome);
+}
+
+/// Calls `on_timeout` for a registration the timer queue found due at `reg.now`.
+pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S, key: Key) {
+    let now = reg.now;
+    let Some(entry) = reg.slots.get_mut(key) else { return };
+    let Some(at) = entry.deadline.at else { return };
+    // Re-armed or moved by an earlier handler of this turn: not due any more.
+    if entry.deadline.queued.is_some() || at > now {
+        return;
+    }
+    let Some(mut handler) = entry.handler.take() else { return };
+    let fd = entry.fd.take();
+    let kind = entry.kind;
+    entry.deadline.at = None;
+    if let Kind::Timer { period: Some(p) } = kind {
+        reg.arm(key, next_tick(at, p, now));
+    }
+    reg.stats.timeouts_fired += 1;
+    let mut cur = Current { key, closed: false, replacement: None, readiness: Readiness::empty() };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
+        handler.on_timeout(fd.as_ref().map(|f| f.as_fd()), &mut cx);
+        false
+    }));
+    finish(reg, key, handler, fd, cur, outcome);
+    // Still idle and no new timeout chosen: another full period.
+    if let Kind::Fd { idle: Some(d) } = kind {
+        if let Some(entry) = reg.slots.get(key) {
+            if entry.deadline.at.is_none() && !d.is_zero() {
+                if let Some(at) = now.checked_add(d) {
+                    reg.arm(key, at);
+                }
+            }
+        }
+    }
+}
+
+/// The first tick after `now` on the grid `at + k * period` (missed ticks are skipped).
+fn next_tick(
+    at: std::time::Instant,
+    period: Duration,
+    now: std::time::Instant,
+) -> std::time::Instant {
+    let behind = now.saturating_duration_since(at).as_nanos();
+    let p = period.as_nanos().max(1);
+    let ahead = (behind / p + 1).saturating_mul(p);
+    u64::try_from(ahead)
+        .ok()
+        .and_then(|n| at.checked_add(Duration::from_nanos(n)))
+        .unwrap_or(now + period)
+}
+
+/// Puts the handler and fd back, or releases them in the close order if the registration ended
+/// (closed by itself, terminal error, or panic).
+fn finish<R>(
+    reg: &mut Registry<R>,
+    key: Key,
+    handler: R,
+    fd: Option<OwnedFd>,
+    mut cur: Current<R>,
+    outcome: std::thread::Result<bool>,
+) {
+    match outcome {
+        Ok(false) if !cur.closed => {
+            if let Some(entry) = reg.slots.get_mut(key) {
+                entry.fd = fd;
+                match cur.replacement.take() {
+                    Some(new) => {
+                        entry.handler = Some(new);
+                        drop(handler);
+                    }
+                    None => entry.handler = Some(handler),
+                }
+                return;
+            }
+            reg.release(fd, Some(handler));
+        }
+        Ok(_) => {
+            if !cur.closed {
+                reg.slots.remove(key);
+            }
+            reg.release(fd, Some(handler));
+        }
+        Err(payload) => {
+            reg.stats.panics_caught += 1;
+            if !cur.closed {
+                reg.slots.remove(key);
+            }
+            if let Some(fd) = &fd {
+                let _ = reg.epoll.delete(fd.as_fd());
+            }
+            // A handler that panicked may panic again in drop; keep that inside too.
+            let _ = catch_unwind(AssertUnwindSafe(move || drop((cur.replacement, handler))));
+            drop(fd);
+            report_panic(reg, Some(key), payload);
+        }
+    }
+}
+
+/// Hands a caught panic to the user's hook (the panic message itself was already printed by
+/// Rust's panic hook).
+pub(crate) fn report_panic<R>(
+    reg: &mut Registry<R>,
+    key: Option<Key>,
+    payload: Box<dyn Any + Send>,
+) {
+    let message = if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    };
+    if let Some(hook) = reg.panic_hook.as_mut() {
+        hook(&PanicReport { key, message });
+    }
+}
+
+/// The pending `SO_ERROR` of a socket (which reading clears), or `None` for other fds.
+fn socket_error(fd: BorrowedFd<'_>) -> Option<std::io::Error> {
+    match rustix::net::sockopt::socket_error(fd) {
+        Ok(Err(errno)) => Some(errno.into()),
+        _ => None,
+    }
+}

@@ -1,0 +1,254 @@
+//! [`Registry`]: the owner of every registration — the slotmap of entries, the epoll instance
+//! and the timer queue — and the one place where a registration is added, changed or closed.
+//! Both the [`Manager`](crate::Manager) (between turns) and a [`Context`](crate::Context)
+//! (during dispatch) operate through it, so both follow the same rules.
+
+use crate::timer_queue::{Deadline, TimerQueue};
+use crate::{Clock, PanicReport};
+use crate::{Error, Interest, Key, Result, Stats, Timeout, Timer};
+use ioman_sys::Epoll;
+use rustix::fd::{AsFd, OwnedFd};
+use rustix::io::Errno;
+use slotmap::SlotMap;
+use std::time::{Duration, Instant};
+
+/// What a registration is: an fd with an idle timeout, or a standalone timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// An fd; the duration is its idle timeout.
+    Fd { idle: Option<Duration> },
+    /// A timer; the duration is its period (`None`: one-shot).
+    Timer { period: Option<Duration> },
+}
+
+/// One registration. Field order is drop order: the handler is dropped before the fd closes.
+pub(crate) struct Entry<R> {
+    /// `None` only while the handler is being called.
+    pub(crate) handler: Option<R>,
+    /// `None` for timers, and for an fd registration while its handler is being called.
+    pub(crate) fd: Option<OwnedFd>,
+    pub(crate) kind: Kind,
+    /// What the owner asked for; consulted when events are dispatched.
+    pub(crate) interest: Option<Interest>,
+    /// What epoll was last told.
+    pub(crate) registered: Option<Interest>,
+    /// Queued for an `epoll_ctl(MOD)` before the next wait.
+    pub(crate) dirty: bool,
+    pub(crate) deadline: Deadline,
+}
+
+pub(crate) type PanicHook = Box<dyn FnMut(&PanicReport)>;
+
+pub(crate) struct Registry<R> {
+    pub(crate) slots: SlotMap<Key, Entry<R>>,
+    pub(crate) epoll: Epoll,
+    pub(crate) timers: TimerQueue,
+    pub(crate) clock: Clock,
+    /// The time read after the last wait; "now" for everything dispatched in this turn.
+    pub(crate) now: Instant,
+    /// Whether a turn is dispatching (then `now` is the cached turn time).
+    pub(crate) dispatching: bool,
+    pub(crate) dirty: Vec<Key>,
+    pub(crate) stats: Stats,
+    pub(crate) stop: bool,
+    pub(crate) panic_hook: Option<PanicHook>,
+}
+
+impl<R> Registry<R> {
+    pub(crate) fn new(epoll: Epoll, clock: Clock) -> Registry<R> {
+        let now = clock.now();
+        Registry {
+            slots: SlotMap::with_key(),
+            epoll,
+            timers: TimerQueue::default(),
+            clock,
+            now,
+            dispatching: false,
+            dirty: Vec::new(),
+            stats: Stats::default(),
+            stop: false,
+            panic_hook: None,
+        }
+    }
+
+    /// "Now": the turn's cached time during dispatch, a fresh reading otherwise.
+    pub(crate) fn now(&mut self) -> Instant {
+        if !self.dispatching {
+            self.now = self.clock.now();
+        }
+        self.now
+    }
+
+    /// Registers `fd` with epoll under a fresh key. On failure the entry (handler, then fd) is
+    /// dropped and the fd closed, as it was handed over.
+    pub(crate) fn add_fd(
+        &mut self,
+        fd: OwnedFd,
+        interest: Option<Interest>,
+        timeout: Timeout,
+        handler: R,
+    ) -> Result<Key> {
+        let idle = timeout.duration();
+        let key = self.slots.insert(Entry {
+            handler: Some(handler),
+            fd: Some(fd),
+            kind: Kind::Fd { idle },
+            interest,
+            registered: interest,
+            dirty: false,
+            deadline: Deadline::default(),
+        });
+        let entry = &self.slots[key];
+        let fd = entry.fd.as_ref().map(|f| f.as_fd());
+        if let Some(Err(e)) = fd.map(|fd| self.epoll.add(fd, key.token(), interest)) {
+            drop(self.slots.remove(key));
+            return Err(match e {
+                Errno::EXIST => Error::AlreadyRegistered,
+                Errno::PERM => Error::NotPollable,
+                e => Error::os("epoll_ctl(ADD)")(e),
+            });
+        }
+        if let Some(d) = idle {
+            let at = self.now() + d;
+            self.arm(key, at);
+        }
+        Ok(key)
+    }
+
+    /// Adds a standalone timer.
+    pub(crate) fn add_timer(&mut self, timer: Timer, handler: R) -> Result<Key> {
+        let timer = timer.validate()?;
+        let key = self.slots.insert(Entry {
+            handler: Some(handler),
+            fd: None,
+            kind: Kind::Timer { period: timer.period },
+            interest: None,
+            registered: None,
+            dirty: false,
+            deadline: Deadline::default(),
+        });
+        let at = self.now() + timer.first;
+        self.arm(key, at);
+        Ok(key)
+    }
+
+    pub(crate) fn entry(&mut self, key: Key) -> Result<&mut Entry<R>> {
+        self.slots.get_mut(key).ok_or(Error::UnknownKey(key))
+    }
+
+    /// Records a new interest; epoll hears of it before the next wait (one `epoll_ctl` per
+    /// registration per turn, however often it changed).
+    pub(crate) fn set_interest(&mut self, key: Key, interest: Option<Interest>) -> Result<()> {
+        let entry = self.entry(key)?;
+        if let Kind::Timer { .. } = entry.kind {
+            return Err(Error::NotAnFd(key));
+        }
+        entry.interest = interest;
+        if !entry.dirty && entry.registered != interest {
+            entry.dirty = true;
+            self.dirty.push(key);
+        }
+        Ok(())
+    }
+
+    /// Sets a new timeout, counted from now. For a timer, `Idle(d)` reschedules it `d` from
+    /// now and `Never` makes it dormant.
+    pub(crate) fn set_timeout(&mut self, key: Key, timeout: Timeout) -> Result<()> {
+        let now = self.now();
+        let entry = self.entry(key)?;
+        if let Kind::Fd { idle } = &mut entry.kind {
+            *idle = timeout.duration();
+        }
+        match timeout.duration() {
+            Some(d) => self.arm(key, now + d),
+            None => entry.deadline.at = None,
+        }
+        Ok(())
+    }
+
+    /// Activity on an fd registration: its idle deadline moves to now + idle. O(1).
+    pub(crate) fn touch(&mut self, key: Key) {
+        let now = self.now;
+        if let Some(entry) = self.slots.get_mut(key) {
+            if let Kind::Fd { idle: Some(d) } = entry.kind {
+                self.timers.arm(key, &mut entry.deadline, now + d);
+            }
+        }
+    }
+
+    pub(crate) fn arm(&mut self, key: Key, at: Instant) {
+        if let Some(entry) = self.slots.get_mut(key) {
+            self.timers.arm(key, &mut entry.deadline, at);
+        }
+    }
+
+    /// Closes a registration that is not being dispatched: `EPOLL_CTL_DEL`, drop the handler,
+    /// close the fd, in that order.
+    pub(crate) fn close(&mut self, key: Key) -> Result<()> {
+        let entry = self.slots.remove(key).ok_or(Error::UnknownKey(key))?;
+        self.release(entry.fd, entry.handler);
+        Ok(())
+    }
+
+    /// The close sequence, for an entry already out of the slotmap.
+    pub(crate) fn release(&mut self, fd: Option<OwnedFd>, handler: Option<R>) {
+        if let Some(fd) = &fd {
+            // DEL can only fail if the fd is not registered, which ownership rules out.
+            let _ = self.epoll.delete(fd.as_fd());
+        }
+        drop(handler);
+        drop(fd);
+    }
+
+    /// Tells epoll about every interest changed since the last wait. A registration epoll
+    /// refuses to modify (only possible under memory pressure) is closed rather than left in a
+    /// state its owner did not ask for.
+    pub(crate) fn flush_interest(&mut self) {
+        let mut i = 0;
+        while i < self.dirty.len() {
+            let key = self.dirty[i];
+            i += 1;
+            let Some(entry) = self.slots.get_mut(key) else { continue };
+            entry.dirty = false;
+            if entry.registered == entry.interest {
+                continue;
+            }
+            let Some(fd) = entry.fd.as_ref() else { continue };
+            match self.epoll.modify(fd.as_fd(), key.token(), entry.interest) {
+                Ok(()) => entry.registered = entry.interest,
+                Err(_) => {
+                    let _ = self.close(key);
+                }
+            }
+        }
+        self.dirty.clear();
+    }
+
+    /// How long the next wait may sleep: the caller's limit, shortened to the next deadline
+    /// (unless time is manual, when sleeping would not bring a deadline closer).
+    pub(crate) fn wait_timeout(&mut self, limit: Option<Duration>) -> Option<Duration> {
+        if self.clock.is_manual() {
+            return limit;
+        }
+        let Some(next) = self.timers.next() else { return limit };
+        let until = next.saturating_duration_since(self.clock.now());
+        Some(limit.map_or(until, |l| l.min(until)))
+    }
+
+    /// Sweeps the timer heap when dead entries outnumber live registrations.
+    pub(crate) fn compact_timers(&mut self) {
+        let live = self.slots.len();
+        let entries = self.slots.iter_mut().map(|(k, e)| (k, &mut e.deadline));
+        self.timers.compact_if_needed(live, entries);
+    }
+}
+
+impl<R> Drop for Registry<R> {
+    /// Dropping the manager closes everything it owns, each in the close order.
+    fn drop(&mut self) {
+        let keys: Vec<Key> = self.slots.keys().collect();
+        for key in keys {
+            let _ = self.close(key);
+        }
+    }
+}
