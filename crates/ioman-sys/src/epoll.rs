@@ -25,7 +25,12 @@ impl Epoll {
     /// `None` interest registers the fd for error and hang-up reports only.
     /// Fails with `EEXIST` if `fd` is already registered and `EPERM` if the fd cannot be
     /// polled (a regular file or a directory).
-    pub fn add(&self, fd: BorrowedFd<'_>, token: u64, interest: Option<Interest>) -> io::Result<()> {
+    pub fn add(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Option<Interest>,
+    ) -> io::Result<()> {
         epoll::add(&self.fd, fd, EventData::new_u64(token), Interest::to_epoll(interest))
     }
 
@@ -57,7 +62,11 @@ impl Epoll {
         loop {
             events.list.clear();
             let spec = left.map(to_timespec);
-            match epoll::wait(&self.fd, rustix::buffer::spare_capacity(&mut events.list), spec.as_ref()) {
+            match epoll::wait(
+                &self.fd,
+                rustix::buffer::spare_capacity(&mut events.list),
+                spec.as_ref(),
+            ) {
                 Ok(n) => return Ok(n),
                 Err(io::Errno::INTR) => {
                     if let Some(d) = deadline {

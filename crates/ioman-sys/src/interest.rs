@@ -95,7 +95,9 @@ mod tests {
     #[test]
     fn epoll_flags_follow_interest() {
         assert_eq!(Interest::to_epoll(None), EventFlags::empty());
-        assert!(Interest::to_epoll(Some(Interest::READ)).contains(EventFlags::IN | EventFlags::RDHUP));
+        assert!(
+            Interest::to_epoll(Some(Interest::READ)).contains(EventFlags::IN | EventFlags::RDHUP)
+        );
         assert!(!Interest::to_epoll(Some(Interest::READ)).contains(EventFlags::OUT));
         assert_eq!(Interest::to_epoll(Some(Interest::WRITE)), EventFlags::OUT);
     }
