@@ -11,7 +11,7 @@ use ioman_sys::Readiness;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Delivers one epoll event.
 pub(crate) fn event<S, R: Handler<S, R>>(
@@ -71,7 +71,9 @@ pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S,
     let kind = entry.kind;
     entry.deadline.at = None;
     if let Kind::Timer { period: Some(p) } = kind {
-        reg.arm(key, next_tick(at, p, now));
+        if let Some(next) = next_tick(at, p, now) {
+            reg.arm(key, next);
+        }
     }
     reg.stats.timeouts_fired += 1;
     let mut cur = Current { key, closed: false, replacement: None, readiness: Readiness::empty() };
@@ -93,19 +95,13 @@ pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S,
     }
 }
 
-/// The first tick after `now` on the grid `at + k * period` (missed ticks are skipped).
-fn next_tick(
-    at: std::time::Instant,
-    period: Duration,
-    now: std::time::Instant,
-) -> std::time::Instant {
+/// The first tick after `now` on the grid `at + k * period` (missed ticks are skipped);
+/// `None` when that lies beyond what `Instant` can represent (the timer never fires again).
+fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<Instant> {
     let behind = now.saturating_duration_since(at).as_nanos();
     let p = period.as_nanos().max(1);
-    let ahead = (behind / p + 1).saturating_mul(p);
-    u64::try_from(ahead)
-        .ok()
-        .and_then(|n| at.checked_add(Duration::from_nanos(n)))
-        .unwrap_or(now + period)
+    let ahead = u64::try_from((behind / p + 1).saturating_mul(p)).ok()?;
+    at.checked_add(Duration::from_nanos(ahead))
 }
 
 /// Puts the handler and fd back, or releases them in the close order if the registration ended

@@ -11,7 +11,8 @@ slotmap::new_key_type! {
     ///
     /// Keys are generational: once a registration is closed its key is dead for good, and
     /// every operation on it fails with [`Error::UnknownKey`](crate::Error::UnknownKey)
-    /// instead of touching whichever registration took its place.
+    /// instead of touching whichever registration took its place. Keys are only meaningful
+    /// to the manager that issued them (as with any slotmap key).
     pub struct Key;
 }
 

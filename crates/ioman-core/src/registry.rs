@@ -108,8 +108,7 @@ impl<R> Registry<R> {
                 e => Error::os("epoll_ctl(ADD)")(e),
             });
         }
-        if let Some(d) = idle {
-            let at = self.now() + d;
+        if let Some(at) = idle.and_then(|d| self.now().checked_add(d)) {
             self.arm(key, at);
         }
         Ok(key)
@@ -127,8 +126,10 @@ impl<R> Registry<R> {
             dirty: false,
             deadline: Deadline::default(),
         });
-        let at = self.now() + timer.first;
-        self.arm(key, at);
+        // A deadline beyond what `Instant` can represent never comes: leave it unarmed.
+        if let Some(at) = self.now().checked_add(timer.first) {
+            self.arm(key, at);
+        }
         Ok(key)
     }
 
@@ -159,8 +160,8 @@ impl<R> Registry<R> {
         if let Kind::Fd { idle } = &mut entry.kind {
             *idle = timeout.duration();
         }
-        match timeout.duration() {
-            Some(d) => self.arm(key, now + d),
+        match timeout.duration().and_then(|d| now.checked_add(d)) {
+            Some(at) => self.arm(key, at),
             None => entry.deadline.at = None,
         }
         Ok(())
@@ -171,7 +172,10 @@ impl<R> Registry<R> {
         let now = self.now;
         if let Some(entry) = self.slots.get_mut(key) {
             if let Kind::Fd { idle: Some(d) } = entry.kind {
-                self.timers.arm(key, &mut entry.deadline, now + d);
+                match now.checked_add(d) {
+                    Some(at) => self.timers.arm(key, &mut entry.deadline, at),
+                    None => entry.deadline.at = None,
+                }
             }
         }
     }
