@@ -10,3 +10,8 @@
 pub use ioman_core::*;
 pub use ioman_net as net;
 pub use ioman_sys as sys;
+
+/// README.md's code, compiled as doctests so the front page cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
