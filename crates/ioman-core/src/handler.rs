@@ -36,6 +36,17 @@ pub enum Failure {
 ///
 /// After all events, every registration whose deadline has passed gets `on_timeout`, in
 /// deadline order. An event for a registration closed earlier in the same batch is dropped.
+/// A registration that has paused reading (no `READ` interest) when its peer hangs up gets
+/// `on_error` at once: a hang-up cannot wait, since epoll would report it on every turn.
+///
+/// # Why a `Context`, not a returned action
+/// calloop's callbacks return a `PostAction` that the loop applies afterwards. A handler here
+/// often needs several effects at once (write, change its interest, reset its timeout, register
+/// a new connection, close another) and needs their results immediately: the `Key` of what it
+/// added, an error if epoll refused. A returned action would have to become a list, with its
+/// results reported a turn late. So callbacks act through the [`Context`]; aliasing is still
+/// impossible because the handler being called is out of its slot (see ARCHITECTURE.md), and
+/// each operation's timing is documented on [`Context`].
 ///
 /// # Example
 /// ```

@@ -102,11 +102,7 @@ impl<R> Registry<R> {
         let fd = entry.fd.as_ref().map(|f| f.as_fd());
         if let Some(Err(e)) = fd.map(|fd| self.epoll.add(fd, key.token(), interest)) {
             drop(self.slots.remove(key));
-            return Err(match e {
-                Errno::EXIST => Error::AlreadyRegistered,
-                Errno::PERM => Error::NotPollable,
-                e => Error::os("epoll_ctl(ADD)")(e),
-            });
+            return Err(add_error(e));
         }
         if let Some(at) = idle.and_then(|d| self.now().checked_add(d)) {
             self.arm(key, at);
@@ -247,6 +243,15 @@ impl<R> Registry<R> {
     }
 }
 
+/// What a refused `EPOLL_CTL_ADD` means to the user.
+fn add_error(e: Errno) -> Error {
+    match e {
+        Errno::EXIST => Error::AlreadyRegistered,
+        Errno::PERM => Error::NotPollable,
+        e => Error::os("epoll_ctl(ADD)")(e),
+    }
+}
+
 impl<R> Drop for Registry<R> {
     /// Dropping the manager closes everything it owns, each in the close order.
     fn drop(&mut self) {
@@ -254,5 +259,19 @@ impl<R> Drop for Registry<R> {
         for key in keys {
             let _ = self.close(key);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // EEXIST cannot be provoked from safe code (two `OwnedFd`s would have to share a number),
+    // so its mapping is checked here.
+    #[test]
+    fn refused_adds_map_to_typed_errors() {
+        assert!(matches!(add_error(Errno::EXIST), Error::AlreadyRegistered));
+        assert!(matches!(add_error(Errno::PERM), Error::NotPollable));
+        assert!(matches!(add_error(Errno::NOMEM), Error::Os { call: "epoll_ctl(ADD)", .. }));
     }
 }

@@ -1,0 +1,86 @@
+//! Dispatch is allocation-free in steady state: after a warm-up, a thousand turns of reads,
+//! writes, interest changes, idle-timeout resets and periodic timer firings allocate nothing.
+//! Counted with dhat's global allocator (one test per binary: one profiler at a time).
+
+mod support;
+
+use ioman::{Config, Context, Handler, Interest, Manager, ManualClock, Timeout, Timer};
+use rustix::fd::{BorrowedFd, OwnedFd};
+use std::time::Duration;
+use support::socketpair;
+
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
+
+/// Echoes what it reads; toggles its write interest on and off to exercise interest changes.
+struct Echo {
+    buf: Vec<u8>,
+    pending: usize,
+}
+
+impl Handler<u64> for Echo {
+    fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, u64>) {
+        match rustix::io::read(fd, &mut self.buf) {
+            Ok(0) | Err(_) => cx.close(),
+            Ok(n) => {
+                self.pending = n;
+                cx.set_interest(Interest::BOTH);
+            }
+        }
+    }
+    fn on_write(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, u64>) {
+        if let Ok(n) = rustix::io::write(fd, &self.buf[..self.pending]) {
+            self.pending -= n;
+            *cx.state() += n as u64;
+        }
+        if self.pending == 0 {
+            cx.set_interest(Interest::READ);
+        }
+    }
+}
+
+struct Tick;
+impl Handler<u64> for Tick {
+    fn on_timeout(&mut self, _fd: Option<BorrowedFd<'_>>, _cx: &mut Context<'_, u64>) {}
+}
+
+fn round(m: &mut Manager<u64>, clock: &ManualClock, peers: &[OwnedFd]) {
+    let mut buf = [0u8; 64];
+    for p in peers {
+        rustix::io::write(p, b"ping").unwrap();
+    }
+    clock.advance(Duration::from_millis(1));
+    for _ in 0..3 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
+    for p in peers {
+        assert_eq!(rustix::io::read(p, &mut buf).unwrap(), 4);
+    }
+}
+
+#[test]
+fn steady_state_dispatch_allocates_nothing() {
+    let _profiler = dhat::Profiler::builder().testing().build();
+    let clock = ManualClock::new();
+    let mut m: Manager<u64> =
+        Manager::with_config(0, Config::default().clock(clock.clone())).unwrap();
+    let mut peers = Vec::new();
+    for _ in 0..64 {
+        let (fd, peer) = socketpair();
+        let echo = Echo { buf: vec![0; 4096], pending: 0 };
+        m.add(fd, Interest::READ, Timeout::Idle(Duration::from_secs(60)), echo).unwrap();
+        peers.push(peer);
+    }
+    m.add_timer(Timer::every(Duration::from_millis(1)), Tick).unwrap();
+    for _ in 0..200 {
+        round(&mut m, &clock, &peers);
+    }
+    let before = dhat::HeapStats::get();
+    for _ in 0..1000 {
+        round(&mut m, &clock, &peers);
+    }
+    let after = dhat::HeapStats::get();
+    assert_eq!(*m.state(), 64 * 4 * 1200);
+    assert!(m.stats().timeouts_fired >= 1000);
+    assert_eq!(after.total_blocks - before.total_blocks, 0, "allocations in steady state");
+}
