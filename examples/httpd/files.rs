@@ -1,0 +1,174 @@
+//! Finds and reads files under the site root, plus an optional small in-memory cache.
+//!
+//! This is the filesystem half of path safety: the candidate path is canonicalized (resolving
+//! every symlink) and served only if it is still under the canonical root. Reads use blocking
+//! `std::fs`, which is acceptable for this example.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+/// The outcome of looking a relative path up under the root.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A regular file under the root, opened for reading.
+    Found(OpenFile),
+    /// Missing, not a regular file, or a directory without `index.html`.
+    NotFound,
+    /// Permission denied (`EACCES`) inside the root.
+    Forbidden,
+    /// Resolves outside the root, e.g. through a symlink pointing out. Callers should answer
+    /// exactly as for [`Lookup::NotFound`]: a distinct answer would let clients probe which
+    /// files exist outside the root.
+    Outside,
+}
+
+/// An opened regular file with the metadata used for `Content-Length` and cache validation.
+#[derive(Debug)]
+pub struct OpenFile {
+    /// The canonical path (the cache key, and the source of the content type).
+    pub path: PathBuf,
+    /// The open handle.
+    pub file: File,
+    /// Length in bytes when opened.
+    pub len: u64,
+    /// Modification time when opened, if the filesystem reports one.
+    pub modified: Option<SystemTime>,
+}
+
+/// Looks `relative` up under `root`, which must already be canonical.
+///
+/// Directories map to their `index.html`. Only regular files are opened, so a FIFO or device
+/// under the root can never block the server.
+pub fn lookup(root: &Path, relative: &Path) -> Lookup {
+    let mut path = match contained(root, &root.join(relative)) {
+        Ok(path) => path,
+        Err(lookup) => return lookup,
+    };
+    let mut meta = match fs::metadata(&path) {
+        Ok(meta) => meta,
+        Err(err) => return from_io(&err),
+    };
+    if meta.is_dir() {
+        path = match contained(root, &path.join("index.html")) {
+            Ok(path) => path,
+            Err(lookup) => return lookup,
+        };
+        meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(err) => return from_io(&err),
+        };
+    }
+    if !meta.is_file() {
+        return Lookup::NotFound;
+    }
+    let file = match File::open(&path) {
+        Ok(file) => file,
+        Err(err) => return from_io(&err),
+    };
+    let meta = match file.metadata() {
+        Ok(meta) if meta.is_file() => meta,
+        Ok(_) => return Lookup::NotFound,
+        Err(err) => return from_io(&err),
+    };
+    Lookup::Found(OpenFile { path, file, len: meta.len(), modified: meta.modified().ok() })
+}
+
+/// Appends exactly `file.len` bytes of the file to `out`; `Ok(false)` (with `out` restored) if
+/// the file changed size since it was opened.
+pub fn read_into(file: &mut OpenFile, out: &mut Vec<u8>) -> io::Result<bool> {
+    let start = out.len();
+    let mut limited = (&mut file.file).take(file.len.saturating_add(1));
+    if let Err(err) = limited.read_to_end(out) {
+        out.truncate(start);
+        return Err(err);
+    }
+    let complete = u64::try_from(out.len() - start).is_ok_and(|read| read == file.len);
+    if !complete {
+        out.truncate(start);
+    }
+    Ok(complete)
+}
+
+/// Canonicalizes `candidate` and checks it is under `root`.
+fn contained(root: &Path, candidate: &Path) -> Result<PathBuf, Lookup> {
+    let canonical = fs::canonicalize(candidate).map_err(|err| from_io(&err))?;
+    if canonical.starts_with(root) { Ok(canonical) } else { Err(Lookup::Outside) }
+}
+
+fn from_io(err: &io::Error) -> Lookup {
+    if err.kind() == io::ErrorKind::PermissionDenied { Lookup::Forbidden } else { Lookup::NotFound }
+}
+
+/// A small cache of file contents keyed by canonical path, validated by length and mtime.
+///
+/// Files larger than `max_file_bytes` are never cached; when an insert would exceed
+/// `max_total_bytes`, arbitrary entries are evicted first. The mutex keeps [`FileCache`] (and so
+/// the `Site`) `Sync`; on the single-threaded event loop it is never contended.
+#[derive(Debug)]
+pub struct FileCache {
+    max_file_bytes: u64,
+    max_total_bytes: u64,
+    inner: Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    entries: HashMap<PathBuf, CachedFile>,
+    total: u64,
+}
+
+#[derive(Debug)]
+struct CachedFile {
+    modified: Option<SystemTime>,
+    bytes: Arc<[u8]>,
+}
+
+impl FileCache {
+    /// Creates an empty cache with the given per-file and total byte limits.
+    pub fn new(max_file_bytes: u64, max_total_bytes: u64) -> FileCache {
+        FileCache { max_file_bytes, max_total_bytes, inner: Mutex::default() }
+    }
+
+    /// Returns the cached contents of `file` if they are still current (same length and mtime).
+    pub fn get(&self, file: &OpenFile) -> Option<Arc<[u8]>> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let cached = inner.entries.get(&file.path)?;
+        let current = cached.bytes.len() as u64 == file.len && cached.modified == file.modified;
+        current.then(|| Arc::clone(&cached.bytes))
+    }
+
+    /// Remembers `bytes` as the contents of `file`, if it is small enough.
+    pub fn insert(&self, file: &OpenFile, bytes: &[u8]) {
+        let len = bytes.len() as u64;
+        if len > self.max_file_bytes || len > self.max_total_bytes {
+            return;
+        }
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(old) = inner.entries.remove(&file.path) {
+            inner.total = inner.total.saturating_sub(old.bytes.len() as u64);
+        }
+        while inner.total + len > self.max_total_bytes {
+            let Some(victim) = inner.entries.keys().next().cloned() else { break };
+            if let Some(old) = inner.entries.remove(&victim) {
+                inner.total = inner.total.saturating_sub(old.bytes.len() as u64);
+            }
+        }
+        inner.total += len;
+        let cached = CachedFile { modified: file.modified, bytes: Arc::from(bytes) };
+        inner.entries.insert(file.path.clone(), cached);
+    }
+
+    /// The number of cached files.
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner).entries.len()
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

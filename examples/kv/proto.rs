@@ -1,0 +1,17 @@
+//! The sans-IO core of the `kv` example, a RESP2 key-value server: bytes in, bytes out, no
+//! sockets and no event loop; time is passed in explicitly.
+//!
+//! This file only declares the module tree so that the same code can be included from the
+//! example's `main.rs` (`mod proto;`) and from `tests/kv_core.rs`
+//! (`#[path = "../examples/kv/proto.rs"] mod proto;`). The explicit `#[path]`s resolve
+//! relative to this file's directory in both cases.
+
+// The binary and the tests each use a different subset of this API.
+#![allow(dead_code, reason = "shared by the example binary and its tests")]
+
+#[path = "commands.rs"]
+pub mod commands;
+#[path = "resp.rs"]
+pub mod resp;
+#[path = "store.rs"]
+pub mod store;

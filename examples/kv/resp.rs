@@ -1,0 +1,375 @@
+//! RESP2 framing: an incremental parser for client commands (arrays of bulk strings, or inline
+//! space-separated lines as telnet sends) and writers for the reply types.
+//!
+//! Arguments are returned as ranges into the caller's input buffer, so parsing a command
+//! allocates nothing once the range vector has grown. The parser remembers how far it got in an
+//! incomplete command, so a large command arriving in many pieces is scanned once, not once per
+//! piece; this relies on the caller passing the same unconsumed bytes again, followed by new
+//! ones.
+
+use std::ops::Range;
+
+/// Longest `*<count>` / `$<len>` line or inline command accepted, as in Redis.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Limits on what one command may contain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest bulk string (one argument), in bytes. Default 64 MiB (Redis allows up to 512 MiB).
+    pub max_bulk_len: usize,
+    /// Most arguments in one command. Default 1024 * 1024.
+    pub max_args: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_bulk_len: 64 * 1024 * 1024, max_args: 1024 * 1024 }
+    }
+}
+
+/// A malformed request; the reply is written by [`ProtocolError::write`], then the connection
+/// is closed, as Redis does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolError {
+    /// `*<count>` is not an integer or exceeds `max_args`.
+    InvalidMultibulkLength,
+    /// `$<len>` is not an integer, negative, or exceeds `max_bulk_len`.
+    InvalidBulkLength,
+    /// An array element does not start with `$`; holds the byte found.
+    ExpectedDollar(u8),
+    /// No CRLF within [`MAX_LINE`] bytes after `*`.
+    TooBigMultibulkCount,
+    /// No CRLF within [`MAX_LINE`] bytes after `$`.
+    TooBigBulkCount,
+    /// No newline within [`MAX_LINE`] bytes of an inline command.
+    TooBigInline,
+    /// A bulk string is not followed by CRLF (Redis does not check this; we do).
+    MissingBulkCrlf,
+}
+
+impl ProtocolError {
+    /// Appends the Redis-style error reply, e.g. `-ERR Protocol error: invalid bulk length`.
+    pub fn write(self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"-ERR Protocol error: ");
+        let text: &[u8] = match self {
+            ProtocolError::InvalidMultibulkLength => b"invalid multibulk length",
+            ProtocolError::InvalidBulkLength => b"invalid bulk length",
+            ProtocolError::ExpectedDollar(found) => {
+                out.extend_from_slice(b"expected '$', got '");
+                // Keep the reply one line even if the offending byte is CR or LF.
+                out.push(if found.is_ascii_graphic() || found == b' ' { found } else { b'?' });
+                b"'"
+            }
+            ProtocolError::TooBigMultibulkCount => b"too big mbulk count string",
+            ProtocolError::TooBigBulkCount => b"too big bulk count string",
+            ProtocolError::TooBigInline => b"too big inline request",
+            ProtocolError::MissingBulkCrlf => b"expected CRLF after bulk string",
+        };
+        out.extend_from_slice(text);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The outcome of [`Parser::parse`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Parsed {
+    /// The command is incomplete; call again with the same bytes plus more.
+    NeedMore,
+    /// An empty command (`*0`, `*-1` or a blank inline line) of this many bytes: skip it.
+    Empty(usize),
+    /// A command of this many bytes; its arguments are in [`Parser::args`].
+    Command(usize),
+    /// The input is malformed.
+    Error(ProtocolError),
+}
+
+/// Where the parser stopped inside an incomplete command.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum State {
+    /// Nothing parsed yet.
+    #[default]
+    Start,
+    /// `remaining` bulk strings still to read, the next one starting at `pos`.
+    Multibulk { remaining: usize, pos: usize },
+    /// An inline command with no newline in its first `scanned` bytes.
+    Inline { scanned: usize },
+}
+
+/// An incremental RESP2 command parser; one per connection.
+#[derive(Debug, Default)]
+pub struct Parser {
+    limits: Limits,
+    state: State,
+    args: Vec<Range<usize>>,
+}
+
+impl Parser {
+    /// A parser enforcing `limits`.
+    pub fn new(limits: Limits) -> Parser {
+        Parser { limits, state: State::Start, args: Vec::new() }
+    }
+
+    /// Parses the command at the start of `buf`.
+    ///
+    /// After [`Parsed::NeedMore`], the next call must pass the same bytes followed by more.
+    pub fn parse(&mut self, buf: &[u8]) -> Parsed {
+        let resume_at = match self.state {
+            State::Start => 0,
+            State::Multibulk { pos, .. } => pos,
+            State::Inline { scanned } => scanned,
+        };
+        if resume_at > buf.len() {
+            // The caller broke the contract; start over rather than index out of bounds.
+            self.state = State::Start;
+        }
+        if self.state == State::Start {
+            self.args.clear();
+        }
+        let parsed = match buf.first() {
+            None => Parsed::NeedMore,
+            Some(b'*') => self.multibulk(buf),
+            Some(_) => self.inline(buf),
+        };
+        if parsed != Parsed::NeedMore {
+            self.state = State::Start;
+        }
+        parsed
+    }
+
+    /// The arguments of the command last returned as [`Parsed::Command`], as views into `buf`
+    /// (the same buffer that was parsed).
+    pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
+        Args { buf, ranges: &self.args }
+    }
+
+    fn multibulk(&mut self, buf: &[u8]) -> Parsed {
+        let (mut remaining, mut pos) = match self.state {
+            State::Multibulk { remaining, pos } => (remaining, pos),
+            _ => match line(buf, 1) {
+                Line::Incomplete if buf.len() > MAX_LINE => {
+                    return Parsed::Error(ProtocolError::TooBigMultibulkCount);
+                }
+                Line::Incomplete => return Parsed::NeedMore,
+                Line::Bad => return Parsed::Error(ProtocolError::InvalidMultibulkLength),
+                Line::Done { value, next } => match parse_i64(value) {
+                    Some(count) if count <= 0 => return Parsed::Empty(next),
+                    Some(count) if count as u64 <= self.limits.max_args as u64 => {
+                        (count as usize, next)
+                    }
+                    _ => return Parsed::Error(ProtocolError::InvalidMultibulkLength),
+                },
+            },
+        };
+        while remaining > 0 {
+            match self.bulk(buf, pos) {
+                Ok(Some((range, next))) => {
+                    self.args.push(range);
+                    pos = next;
+                    remaining -= 1;
+                }
+                Ok(None) => {
+                    self.state = State::Multibulk { remaining, pos };
+                    return Parsed::NeedMore;
+                }
+                Err(err) => return Parsed::Error(err),
+            }
+        }
+        Parsed::Command(pos)
+    }
+
+    /// Parses the bulk string at `pos`: its data range and where the next element starts, or
+    /// `None` if incomplete.
+    fn bulk(&self, buf: &[u8], pos: usize) -> Result<Option<(Range<usize>, usize)>, ProtocolError> {
+        match buf.get(pos) {
+            None => return Ok(None),
+            Some(b'$') => {}
+            Some(&other) => return Err(ProtocolError::ExpectedDollar(other)),
+        }
+        let (value, start) = match line(buf, pos + 1) {
+            Line::Incomplete if buf.len() - pos > MAX_LINE => {
+                return Err(ProtocolError::TooBigBulkCount);
+            }
+            Line::Incomplete => return Ok(None),
+            Line::Bad => return Err(ProtocolError::InvalidBulkLength),
+            Line::Done { value, next } => (value, next),
+        };
+        let len = match parse_i64(value) {
+            Some(len) if len >= 0 && len as u64 <= self.limits.max_bulk_len as u64 => len as usize,
+            _ => return Err(ProtocolError::InvalidBulkLength),
+        };
+        let Some(end) = start.checked_add(len).filter(|end| end.checked_add(2).is_some()) else {
+            return Err(ProtocolError::InvalidBulkLength);
+        };
+        match buf.get(end..end + 2) {
+            None => Ok(None),
+            Some(b"\r\n") => Ok(Some((start..end, end + 2))),
+            Some(_) => Err(ProtocolError::MissingBulkCrlf),
+        }
+    }
+
+    fn inline(&mut self, buf: &[u8]) -> Parsed {
+        let scanned = match self.state {
+            State::Inline { scanned } => scanned,
+            _ => 0,
+        };
+        let unscanned = buf.get(scanned..).unwrap_or_default();
+        let Some(newline) = unscanned.iter().position(|&b| b == b'\n').map(|i| i + scanned) else {
+            if buf.len() > MAX_LINE {
+                return Parsed::Error(ProtocolError::TooBigInline);
+            }
+            self.state = State::Inline { scanned: buf.len() };
+            return Parsed::NeedMore;
+        };
+        let line = buf.get(..newline).unwrap_or_default();
+        let mut start = None;
+        for (i, byte) in line.iter().copied().enumerate().chain([(newline, b' ')]) {
+            match (start, matches!(byte, b' ' | b'\t' | b'\r')) {
+                (None, false) => start = Some(i),
+                (Some(s), true) => {
+                    self.args.push(s..i);
+                    start = None;
+                }
+                _ => {}
+            }
+        }
+        if self.args.is_empty() { Parsed::Empty(newline + 1) } else { Parsed::Command(newline + 1) }
+    }
+}
+
+/// A `\r\n`-terminated line starting at some offset.
+enum Line<'a> {
+    /// No `\r\n` yet.
+    Incomplete,
+    /// A `\r` not followed by `\n`.
+    Bad,
+    /// The line's bytes and the offset after its `\r\n`.
+    Done { value: &'a [u8], next: usize },
+}
+
+fn line(buf: &[u8], from: usize) -> Line<'_> {
+    let rest = buf.get(from..).unwrap_or_default();
+    let Some(cr) = rest.iter().position(|&b| b == b'\r') else {
+        return Line::Incomplete;
+    };
+    match rest.get(cr + 1) {
+        None => Line::Incomplete,
+        Some(b'\n') => {
+            Line::Done { value: rest.get(..cr).unwrap_or_default(), next: from + cr + 2 }
+        }
+        Some(_) => Line::Bad,
+    }
+}
+
+/// The arguments of one command, borrowed from the input buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct Args<'a> {
+    buf: &'a [u8],
+    ranges: &'a [Range<usize>],
+}
+
+impl<'a> Args<'a> {
+    /// The number of arguments, including the command name.
+    pub fn len(&self) -> usize {
+        self.ranges.len()
+    }
+
+    /// Whether there are no arguments (never true for a parsed command).
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
+
+    /// Argument `i` (0 is the command name); empty if out of range.
+    pub fn get(&self, i: usize) -> &'a [u8] {
+        self.ranges.get(i).and_then(|range| self.buf.get(range.clone())).unwrap_or_default()
+    }
+
+    /// The arguments from `i` on.
+    pub fn iter_from(&self, i: usize) -> impl Iterator<Item = &'a [u8]> + Clone + use<'a> {
+        let buf = self.buf;
+        let ranges = self.ranges.get(i..).unwrap_or_default();
+        ranges.iter().map(move |range| buf.get(range.clone()).unwrap_or_default())
+    }
+}
+
+/// Parses a decimal `i64` exactly as Redis's `string2ll` does: optional `-`, no `+`, no
+/// leading zeros, no spaces, at most 20 bytes.
+pub fn parse_i64(text: &[u8]) -> Option<i64> {
+    if text == b"0" {
+        return Some(0);
+    }
+    let (negative, digits) = match text.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        _ => (false, text),
+    };
+    if text.len() > 20 || !matches!(digits.first(), Some(b'1'..=b'9')) {
+        return None;
+    }
+    digits.iter().try_fold(0i64, |acc, &b| {
+        let digit = i64::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
+        let acc = acc.checked_mul(10)?;
+        if negative { acc.checked_sub(digit) } else { acc.checked_add(digit) }
+    })
+}
+
+/// Appends `n` in decimal without allocating.
+pub fn push_i64(out: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        out.push(b'-');
+    }
+    let mut rest = n.unsigned_abs();
+    let mut digits = [0u8; 20];
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = digits.get_mut(start) {
+            *slot = b'0' + (rest % 10) as u8;
+        }
+        rest /= 10;
+        if rest == 0 || start == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(start..).unwrap_or_default());
+}
+
+/// Appends a simple string reply: `+text\r\n`.
+pub fn write_simple(out: &mut Vec<u8>, text: &str) {
+    out.push(b'+');
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends an error reply: `-text\r\n`, where `text` starts with the error code (`ERR ...`).
+pub fn write_error(out: &mut Vec<u8>, text: &str) {
+    out.push(b'-');
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends an integer reply: `:n\r\n`.
+pub fn write_integer(out: &mut Vec<u8>, n: i64) {
+    out.push(b':');
+    push_i64(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends a bulk string reply: `$len\r\ndata\r\n`.
+pub fn write_bulk(out: &mut Vec<u8>, data: &[u8]) {
+    out.push(b'$');
+    push_i64(out, i64::try_from(data.len()).unwrap_or(i64::MAX));
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the null bulk reply: `$-1\r\n`.
+pub fn write_null(out: &mut Vec<u8>) {
+    out.extend_from_slice(b"$-1\r\n");
+}
+
+/// Appends an array header, `*len\r\n`; the `len` elements follow.
+pub fn write_array_len(out: &mut Vec<u8>, len: usize) {
+    out.push(b'*');
+    push_i64(out, i64::try_from(len).unwrap_or(i64::MAX));
+    out.extend_from_slice(b"\r\n");
+}

@@ -1,0 +1,628 @@
+//! Tests for the sans-IO core of the `httpd` example (`examples/httpd/`): pipelining, splits at
+//! every byte boundary, connection reuse, every error status and path-traversal attempts.
+
+#[path = "../examples/httpd/proto.rs"]
+mod proto;
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use proptest::prelude::*;
+use proto::http::{HttpSession, Progress};
+use proto::site::{Limits, Site, WELCOME_PAGE};
+
+/// A temporary directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("ioman-httpd-{}-{tag}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A site root with one file per content type, subdirectories and symlinks, plus a sibling
+/// directory outside the root holding a secret.
+struct Fixture {
+    root: TempDir,
+    _outside: TempDir,
+    site: Site,
+}
+
+const FILES: &[(&str, &str)] = &[
+    ("index.html", "text/html; charset=utf-8"),
+    ("style.css", "text/css; charset=utf-8"),
+    ("app.js", "text/javascript; charset=utf-8"),
+    ("data.json", "application/json"),
+    ("notes.txt", "text/plain; charset=utf-8"),
+    ("img.png", "image/png"),
+    ("photo.jpg", "image/jpeg"),
+    ("anim.gif", "image/gif"),
+    ("logo.svg", "image/svg+xml"),
+    ("favicon.ico", "image/x-icon"),
+    ("mod.wasm", "application/wasm"),
+    ("doc.pdf", "application/pdf"),
+    ("UPPER.HTML", "text/html; charset=utf-8"),
+    ("blob.bin", "application/octet-stream"),
+    ("noext", "application/octet-stream"),
+];
+
+fn fixture() -> Fixture {
+    let root = TempDir::new("root");
+    let outside = TempDir::new("outside");
+    for (name, _) in FILES {
+        fs::write(root.0.join(name), format!("contents of {name}")).unwrap();
+    }
+    fs::create_dir(root.0.join("sub")).unwrap();
+    fs::write(root.0.join("sub/index.html"), "sub index").unwrap();
+    fs::create_dir(root.0.join("empty")).unwrap();
+    fs::write(root.0.join("hello world.txt"), "spaced").unwrap();
+    fs::write(outside.0.join("secret.txt"), "TOP SECRET").unwrap();
+    symlink(outside.0.join("secret.txt"), root.0.join("escape")).unwrap();
+    symlink(&outside.0, root.0.join("escape_dir")).unwrap();
+    symlink(root.0.join("notes.txt"), root.0.join("inner_link")).unwrap();
+    let site = Site::with_root(&root.0).unwrap();
+    Fixture { root, _outside: outside, site }
+}
+
+/// One parsed response.
+#[derive(Debug, PartialEq)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits `out` into responses; response `i` has no body if `head_only[i]`.
+#[track_caller]
+fn responses(mut out: &[u8], head_only: &[bool]) -> Vec<Resp> {
+    let mut all = Vec::new();
+    while !out.is_empty() {
+        let mut headers = [httparse::EMPTY_HEADER; 16];
+        let mut resp = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(len) = resp.parse(out).expect("valid response") else {
+            panic!("incomplete response head: {:?}", String::from_utf8_lossy(out));
+        };
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|h| (h.name.to_owned(), String::from_utf8(h.value.to_vec()).unwrap()))
+            .collect();
+        let content_length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "Content-Length")
+            .expect("Content-Length")
+            .1
+            .parse()
+            .unwrap();
+        let body_len =
+            if head_only.get(all.len()).copied().unwrap_or(false) { 0 } else { content_length };
+        let body = out[len..len + body_len].to_vec();
+        all.push(Resp { status: resp.code.unwrap(), headers, body });
+        out = &out[len + body_len..];
+    }
+    all
+}
+
+/// Feeds `input` in one call to a fresh session.
+fn run(site: &Site, input: &[u8]) -> (Vec<u8>, Progress) {
+    let mut out = Vec::new();
+    let progress = HttpSession::new().on_bytes(site, input, &mut out);
+    (out, progress)
+}
+
+/// Feeds `input` in chunks ending at `cuts` (plus the end), keeping unconsumed bytes like the
+/// connection helper does; returns the output, whether it closed, and the session.
+fn run_split(site: &Site, input: &[u8], cuts: &[usize]) -> (Vec<u8>, bool, HttpSession) {
+    let mut session = HttpSession::new();
+    let mut pending = Vec::new();
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in cuts.iter().copied().chain([input.len()]) {
+        let end = end.clamp(start, input.len());
+        pending.extend_from_slice(&input[start..end]);
+        start = end;
+        let progress = session.on_bytes(site, &pending, &mut out);
+        assert!(progress.consumed <= pending.len());
+        pending.drain(..progress.consumed);
+        if progress.close {
+            return (out, true, session);
+        }
+    }
+    (out, false, session)
+}
+
+/// Asserts that feeding `input` whole and byte by byte gives identical output and closing.
+#[track_caller]
+fn assert_split_invariant(site: &Site, input: &[u8]) -> Vec<u8> {
+    let (whole, progress) = run(site, input);
+    let cuts: Vec<usize> = (1..input.len()).collect();
+    let (bytewise, closed, _) = run_split(site, input, &cuts);
+    assert_eq!(String::from_utf8_lossy(&bytewise), String::from_utf8_lossy(&whole));
+    assert_eq!(closed, progress.close);
+    whole
+}
+
+/// Sends one request and expects one response with `status`; returns it and the progress.
+#[track_caller]
+fn one(site: &Site, request: &str, status: u16) -> (Resp, Progress) {
+    let (out, progress) = run(site, request.as_bytes());
+    let head_only = request.starts_with("HEAD ");
+    let mut all = responses(&out, &[head_only]);
+    assert_eq!(all.len(), 1, "{request:?} -> {:?}", String::from_utf8_lossy(&out));
+    let resp = all.remove(0);
+    assert_eq!(resp.status, status, "{request:?} -> {:?}", String::from_utf8_lossy(&out));
+    assert_eq!(resp.header("Server"), Some("ioman"));
+    (resp, progress)
+}
+
+/// Expects `status` with `Connection: close` and a closing [`Progress`].
+#[track_caller]
+fn assert_closes_with(site: &Site, request: &str, status: u16) {
+    let (resp, progress) = one(site, request, status);
+    assert_eq!(resp.header("Connection"), Some("close"), "{request:?}");
+    assert!(progress.close, "{request:?}");
+}
+
+fn get(target: &str) -> String {
+    format!("GET {target} HTTP/1.1\r\nHost: test\r\n\r\n")
+}
+
+#[test]
+fn welcome_site_serves_the_embedded_page() {
+    let site = Site::welcome();
+    for target in ["/", "/index.html", "/?query=1"] {
+        let (resp, progress) = one(&site, &get(target), 200);
+        assert_eq!(resp.body, WELCOME_PAGE.as_bytes());
+        assert_eq!(resp.header("Content-Type"), Some("text/html; charset=utf-8"));
+        assert_eq!(resp.header("Connection"), None);
+        assert!(!progress.close);
+    }
+    let (resp, progress) = one(&site, &get("/other.html"), 404);
+    assert_eq!(resp.body, b"404 Not Found\n");
+    assert_eq!(resp.header("Content-Type"), Some("text/plain; charset=utf-8"));
+    assert!(!progress.close);
+}
+
+#[test]
+fn head_sends_the_same_head_without_a_body() {
+    let fx = fixture();
+    for (site, target) in [(&Site::welcome(), "/"), (&fx.site, "/notes.txt"), (&fx.site, "/nope")] {
+        let (get_out, _) = run(site, get(target).as_bytes());
+        let (head_out, progress) =
+            run(site, format!("HEAD {target} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let head_end = get_out.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        assert_eq!(head_out, &get_out[..head_end]);
+        assert!(!progress.close);
+    }
+}
+
+#[test]
+fn pipelined_requests_in_one_buffer_are_answered_in_order() {
+    let fx = fixture();
+    let input = format!(
+        "{}{}HEAD /style.css HTTP/1.1\r\nHost: t\r\n\r\n{}",
+        get("/notes.txt"),
+        get("/missing"),
+        get("/data.json")
+    );
+    let (out, progress) = run(&fx.site, input.as_bytes());
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    let all = responses(&out, &[false, false, true, false]);
+    let statuses: Vec<u16> = all.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 404, 200, 200]);
+    assert_eq!(all[0].body, b"contents of notes.txt");
+    assert_eq!(all[2].header("Content-Type"), Some("text/css; charset=utf-8"));
+    assert_eq!(all[2].header("Content-Length"), Some("21"));
+    assert_eq!(all[3].body, b"contents of data.json");
+}
+
+#[test]
+fn partial_request_stays_unconsumed_and_times_out_with_408() {
+    let site = Site::welcome();
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let full = get("/");
+    let partial = format!("{full}GET / HTTP/1.1\r\nHost:");
+    let progress = session.on_bytes(&site, partial.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: full.len(), close: false });
+    assert!(session.has_partial_request());
+    assert_eq!(responses(&out, &[]).len(), 1);
+
+    let mut timeout = Vec::new();
+    assert!(session.on_idle_timeout(&mut timeout));
+    let resp = &responses(&timeout, &[])[0];
+    assert_eq!(resp.status, 408);
+    assert_eq!(resp.header("Connection"), Some("close"));
+
+    // The rest arrives after all: the request completes normally.
+    let rest = format!("{} t\r\n\r\n", &partial[full.len()..]);
+    out.clear();
+    let progress = session.on_bytes(&site, rest.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: rest.len(), close: false });
+    assert_eq!(responses(&out, &[])[0].status, 200);
+    assert!(!session.has_partial_request());
+}
+
+#[test]
+fn idle_timeout_without_a_partial_request_writes_nothing() {
+    let site = Site::welcome();
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    assert!(!session.on_idle_timeout(&mut out));
+    session.on_bytes(&site, get("/").as_bytes(), &mut out);
+    out.clear();
+    assert!(!session.has_partial_request());
+    assert!(!session.on_idle_timeout(&mut out));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn idle_timeout_while_a_body_is_pending_is_408() {
+    let site = Site::welcome();
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let input = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc";
+    let progress = session.on_bytes(&site, input.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    assert!(session.has_partial_request());
+    out.clear();
+    assert!(session.on_idle_timeout(&mut out));
+    assert_eq!(responses(&out, &[])[0].status, 408);
+}
+
+#[test]
+fn keep_alive_and_close_follow_the_http_version() {
+    let site = Site::welcome();
+    let (resp, progress) =
+        one(&site, "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", 200);
+    assert_eq!((resp.header("Connection"), progress.close), (Some("close"), true));
+    let (resp, progress) =
+        one(&site, "GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade, CLOSE\r\n\r\n", 200);
+    assert_eq!((resp.header("Connection"), progress.close), (Some("close"), true));
+    let (resp, progress) = one(&site, "GET / HTTP/1.0\r\n\r\n", 200);
+    assert_eq!((resp.header("Connection"), progress.close), (Some("close"), true));
+    let (resp, progress) = one(&site, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200);
+    assert_eq!((resp.header("Connection"), progress.close), (Some("keep-alive"), false));
+    let (resp, progress) = one(&site, "GET / HTTP/1.1\r\nHost: t\r\n\r\n", 200);
+    assert_eq!((resp.header("Connection"), progress.close), (None, false));
+}
+
+#[test]
+fn nothing_after_a_closing_response_is_processed() {
+    let site = Site::welcome();
+    let first = "GET / HTTP/1.0\r\n\r\n";
+    let input = format!("{first}{}", get("/"));
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let progress = session.on_bytes(&site, input.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: first.len(), close: true });
+    assert_eq!(responses(&out, &[]).len(), 1);
+    // A closed session swallows anything else without answering.
+    out.clear();
+    let progress = session.on_bytes(&site, get("/").as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: get("/").len(), close: true });
+    assert!(out.is_empty());
+    assert!(!session.has_partial_request());
+}
+
+#[test]
+fn other_methods_get_405_and_their_body_is_skipped() {
+    let site = Site::welcome();
+    let input = format!("POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello{}", get("/"));
+    let (out, progress) = run(&site, input.as_bytes());
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    let all = responses(&out, &[]);
+    assert_eq!(all[0].status, 405);
+    assert_eq!(all[0].header("Allow"), Some("GET, HEAD"));
+    assert_eq!(all[0].body, b"405 Method Not Allowed\n");
+    assert_eq!(all[1].status, 200);
+    for method in ["DELETE", "PUT", "OPTIONS", "get"] {
+        let (resp, progress) = one(&site, &format!("{method} / HTTP/1.1\r\nHost: t\r\n\r\n"), 405);
+        assert_eq!(resp.header("Allow"), Some("GET, HEAD"));
+        assert!(!progress.close);
+    }
+}
+
+#[test]
+fn a_body_arriving_in_later_chunks_is_skipped() {
+    let site = Site::welcome();
+    let mut session = HttpSession::new();
+    let mut out = Vec::new();
+    let head = "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n";
+    let first = format!("{head}012");
+    let progress = session.on_bytes(&site, first.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: first.len(), close: false });
+    assert_eq!(responses(&out, &[])[0].status, 200);
+    let progress = session.on_bytes(&site, b"3456", &mut out);
+    assert_eq!(progress, Progress { consumed: 4, close: false });
+    assert!(session.has_partial_request());
+    let second = format!("789{}", get("/nope"));
+    let progress = session.on_bytes(&site, second.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: second.len(), close: false });
+    let statuses: Vec<u16> = responses(&out, &[]).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 404]);
+    assert!(!session.has_partial_request());
+}
+
+#[test]
+fn malformed_requests_get_400_and_close() {
+    let site = Site::welcome();
+    for request in [
+        "GARBAGE\r\n\r\n",
+        "GET / HTTP/2.0\r\nHost: t\r\n\r\n",
+        "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: abc\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: -1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GET /%zz HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /% HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /%4 HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET /a%00b HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET index.html HTTP/1.1\r\nHost: t\r\n\r\n",
+        "GET http://t/ HTTP/1.1\r\nHost: t\r\n\r\n",
+        "HEAD /%zz HTTP/1.1\r\nHost: t\r\n\r\n",
+    ] {
+        assert_closes_with(&site, request, 400);
+    }
+    // Repeating an identical Content-Length is allowed.
+    one(&site, "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n", 200);
+}
+
+#[test]
+fn oversized_heads_and_too_many_headers_get_431() {
+    let limits = Limits { max_head_bytes: 64, max_headers: 4, ..Limits::default() };
+    let site = Site::welcome().with_limits(limits);
+    // Incomplete and already over the limit.
+    let long = format!("GET /{} HTTP/1.1\r\n", "a".repeat(80));
+    assert_closes_with(&site, &long, 431);
+    // Complete but over the limit.
+    assert_closes_with(&site, &format!("{long}Host: t\r\n\r\n"), 431);
+    // Exactly at the limit is fine.
+    let at_limit = format!("GET /{} HTTP/1.1\r\nHost: t\r\n\r\n", "a".repeat(37));
+    assert_eq!(at_limit.len(), 64);
+    one(&site, &at_limit, 404);
+    // Under the limit but incomplete: wait.
+    assert_eq!(run(&site, b"GET / HTTP/1.1\r\n").1, Progress { consumed: 0, close: false });
+    // One header too many.
+    let many = "GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n";
+    assert_closes_with(
+        &Site::welcome().with_limits(Limits { max_headers: 4, ..Limits::default() }),
+        many,
+        431,
+    );
+    one(&Site::welcome().with_limits(Limits { max_headers: 5, ..Limits::default() }), many, 200);
+}
+
+#[test]
+fn bodies_over_the_limit_get_413() {
+    let site = Site::welcome().with_limits(Limits { max_body_bytes: 100, ..Limits::default() });
+    assert_closes_with(&site, "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n", 413);
+    assert_closes_with(&site, "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 101\r\n\r\n", 413);
+    let at_limit =
+        format!("GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{}", "x".repeat(100));
+    let (_, progress) = one(&site, &at_limit, 200);
+    assert_eq!(progress, Progress { consumed: at_limit.len(), close: false });
+}
+
+#[test]
+fn transfer_encoding_gets_501() {
+    let site = Site::welcome();
+    assert_closes_with(
+        &site,
+        "POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        501,
+    );
+    assert_closes_with(
+        &site,
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+        501,
+    );
+}
+
+#[test]
+fn traversal_attempts_never_leave_the_root() {
+    let fx = fixture();
+    for target in [
+        "/../etc/passwd",
+        "/..",
+        "/%2e%2e/",
+        "/.%2e/",
+        "/%2E%2E/%2E%2E/etc/passwd",
+        "/a/%2E%2E/%2E%2E/",
+        "/..%2f..%2fetc%2fpasswd",
+        "/%2e%2e%2f%2e%2e%2fetc/passwd",
+        "/sub/../../",
+        "/escape_dir/../escape",
+    ] {
+        assert_closes_with(&fx.site, &get(target), 400);
+        assert_closes_with(&Site::welcome(), &get(target), 400);
+    }
+    // Escapes through symlinks look exactly like missing files, whether the target exists or not.
+    for target in
+        ["/escape", "/escape_dir/secret.txt", "/escape_dir/nope", "/escape_dir/", "/escape_dir"]
+    {
+        let (resp, progress) = one(&fx.site, &get(target), 404);
+        assert_eq!(resp.body, b"404 Not Found\n");
+        assert!(!progress.close);
+    }
+    // Absolute paths and encoded slashes stay relative to the root.
+    one(&fx.site, "GET //etc/passwd HTTP/1.1\r\nHost: t\r\n\r\n", 404);
+    one(&fx.site, &get("/%2fetc%2fpasswd"), 404);
+    let (resp, _) = one(&fx.site, &get("/sub%2findex.html"), 200);
+    assert_eq!(resp.body, b"sub index");
+    // A symlink that stays inside the root is fine.
+    let (resp, _) = one(&fx.site, &get("/inner_link"), 200);
+    assert_eq!(resp.body, b"contents of notes.txt");
+}
+
+#[test]
+fn unreadable_files_get_403() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture();
+    let locked = fx.root.0.join("locked.txt");
+    fs::write(&locked, "locked").unwrap();
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).unwrap();
+    // Root ignores file permissions; then the file is simply served.
+    let expected = if fs::read(&locked).is_ok() { 200 } else { 403 };
+    let (_, progress) = one(&fx.site, &get("/locked.txt"), expected);
+    assert!(!progress.close);
+    one(&fx.site, "HEAD /locked.txt HTTP/1.1\r\nHost: t\r\n\r\n", expected);
+}
+
+#[test]
+fn content_types_follow_the_extension() {
+    let fx = fixture();
+    for (name, mime) in FILES {
+        let (resp, _) = one(&fx.site, &get(&format!("/{name}")), 200);
+        assert_eq!(resp.header("Content-Type"), Some(*mime), "{name}");
+        assert_eq!(resp.body, format!("contents of {name}").as_bytes());
+    }
+}
+
+#[test]
+fn directories_map_to_their_index() {
+    let fx = fixture();
+    for target in ["/", "/index.html", "/./", "//"] {
+        let (resp, _) = one(&fx.site, &get(target), 200);
+        assert_eq!(resp.body, b"contents of index.html", "{target}");
+    }
+    for target in ["/sub", "/sub/", "/sub/index.html", "/sub/."] {
+        let (resp, _) = one(&fx.site, &get(target), 200);
+        assert_eq!(resp.body, b"sub index", "{target}");
+    }
+    one(&fx.site, &get("/empty/"), 404);
+    one(&fx.site, &get("/missing/"), 404);
+    one(&fx.site, &get("/notes.txt/"), 404);
+    let (resp, _) = one(&fx.site, &get("/hello%20world.txt?x=1#frag"), 200);
+    assert_eq!(resp.body, b"spaced");
+    assert!(fx.root.0.join("notes.txt").exists());
+}
+
+#[test]
+fn the_cache_serves_fresh_contents() {
+    let fx = fixture();
+    let site = Site::with_root(&fx.root.0).unwrap().with_cache(1024, 4096);
+    let cache = site.cache().unwrap();
+    assert!(cache.is_empty());
+    let (resp, _) = one(&site, &get("/notes.txt"), 200);
+    assert_eq!(resp.body, b"contents of notes.txt");
+    assert_eq!(cache.len(), 1);
+    let (resp, _) = one(&site, &get("/notes.txt"), 200);
+    assert_eq!(resp.body, b"contents of notes.txt");
+    fs::write(fx.root.0.join("notes.txt"), "changed, and longer than before").unwrap();
+    let (resp, _) = one(&site, &get("/notes.txt"), 200);
+    assert_eq!(resp.body, b"changed, and longer than before");
+    // Too big to cache, still served.
+    fs::write(fx.root.0.join("big.txt"), vec![b'x'; 2000]).unwrap();
+    let (resp, _) = one(&site, &get("/big.txt"), 200);
+    assert_eq!(resp.body.len(), 2000);
+    assert_eq!(cache.len(), 1);
+}
+
+#[test]
+fn empty_lines_before_a_request_are_ignored() {
+    let site = Site::welcome();
+    let input = format!("\r\n\r\n{}\r\n", get("/"));
+    let (out, progress) = run(&site, input.as_bytes());
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    assert_eq!(responses(&out, &[])[0].status, 200);
+}
+
+/// A pipeline touching every code path that keeps the connection open, then a closing request.
+fn mixed_pipeline() -> String {
+    [
+        get("/"),
+        "HEAD /notes.txt HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+        "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\n1234567".to_owned(),
+        "\r\n".to_owned(),
+        get("/nope?x=%zz"),
+        get("/escape"),
+        get("/sub/"),
+        "GET /data.json HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_owned(),
+        "GET /%2e%2e/ HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+    ]
+    .concat()
+}
+
+#[test]
+fn byte_by_byte_feeding_matches_feeding_at_once() {
+    let fx = fixture();
+    let out = assert_split_invariant(&fx.site, mixed_pipeline().as_bytes());
+    let statuses: Vec<u16> = responses(&out, &[false, true]).iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 405, 404, 404, 200, 200, 400]);
+    for request in [
+        "GARBAGE\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n",
+    ] {
+        assert_split_invariant(&fx.site, request.as_bytes());
+    }
+    let small = Site::welcome().with_limits(Limits {
+        max_head_bytes: 40,
+        max_headers: 2,
+        ..Limits::default()
+    });
+    for request in [
+        "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\nA: 1\r\nB: 2\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: t\r\n\r\nGET /aaaaaaaaaaaaaaaaaaaaaaaaaaaa\u{1}aaaaaaaaaaaaaa HTTP/1.1\r\n\r\n",
+    ] {
+        assert_split_invariant(&small, request.as_bytes());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_split_gives_the_same_output(mut cuts in proptest::collection::vec(0usize..400, 0..12)) {
+        let site = Site::welcome();
+        let input = [
+            get("/"),
+            "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world".to_owned(),
+            "HEAD /index.html HTTP/1.1\r\nHost: t\r\n\r\n".to_owned(),
+            get("/missing"),
+            "GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_owned(),
+        ]
+        .concat();
+        cuts.sort_unstable();
+        let (whole, progress) = run(&site, input.as_bytes());
+        let (split, closed, _) = run_split(&site, input.as_bytes(), &cuts);
+        prop_assert_eq!(whole, split);
+        prop_assert!(progress.close && closed);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let site = Site::welcome().with_limits(Limits { max_head_bytes: 128, ..Limits::default() });
+        let (_, progress) = run(&site, &input);
+        prop_assert!(progress.consumed <= input.len());
+        let mut with_prefix = b"GET /".to_vec();
+        with_prefix.extend_from_slice(&input);
+        let (_, progress) = run(&site, &with_prefix);
+        prop_assert!(progress.consumed <= with_prefix.len());
+    }
+}

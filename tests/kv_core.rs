@@ -1,0 +1,658 @@
+//! Tests for the sans-IO core of the `kv` example (`examples/kv/`): every command's replies in
+//! Redis's format, pipelining, inline commands, splits at every byte boundary, protocol errors,
+//! limits, and expiry driven by explicit `Instant`s.
+
+#[path = "../examples/kv/proto.rs"]
+mod proto;
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use proto::commands::{KvSession, Progress};
+use proto::resp::{self, Limits, MAX_LINE, Parsed, Parser, ProtocolError};
+use proto::store::{Expiry, IncrError, Store, Ttl};
+
+/// Encodes a command as a RESP array of bulk strings.
+fn cmd(args: &[&str]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for arg in args {
+        out.extend_from_slice(format!("${}\r\n{arg}\r\n", arg.len()).as_bytes());
+    }
+    out
+}
+
+/// A store, a session and a manual clock.
+struct Harness {
+    store: Store,
+    session: KvSession,
+    now: Instant,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness { store: Store::new(), session: KvSession::new(), now: Instant::now() }
+    }
+
+    fn send(&mut self, input: &[u8]) -> (String, Progress) {
+        let mut out = Vec::new();
+        let progress = self.session.on_bytes(&mut self.store, self.now, input, &mut out);
+        (String::from_utf8(out).expect("utf-8 replies in tests"), progress)
+    }
+
+    /// Runs one command, which must be consumed whole and keep the connection open.
+    #[track_caller]
+    fn call(&mut self, args: &[&str]) -> String {
+        let input = cmd(args);
+        let (reply, progress) = self.send(&input);
+        assert_eq!(progress, Progress { consumed: input.len(), close: false }, "{args:?}");
+        reply
+    }
+
+    #[track_caller]
+    fn expect(&mut self, args: &[&str], reply: &str) {
+        assert_eq!(self.call(args), reply, "{args:?}");
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+    }
+}
+
+/// Feeds `input` in chunks ending at `cuts` (plus the end), keeping unconsumed bytes like the
+/// connection helper does; returns the replies and whether the session asked to close.
+fn run_split(input: &[u8], cuts: &[usize], limits: Limits) -> (Vec<u8>, bool) {
+    let mut store = Store::new();
+    let mut session = KvSession::with_limits(limits);
+    let now = Instant::now();
+    let (mut pending, mut out, mut start) = (Vec::new(), Vec::new(), 0);
+    for end in cuts.iter().copied().chain([input.len()]) {
+        let end = end.clamp(start, input.len());
+        pending.extend_from_slice(&input[start..end]);
+        start = end;
+        let progress = session.on_bytes(&mut store, now, &pending, &mut out);
+        assert!(progress.consumed <= pending.len());
+        pending.drain(..progress.consumed);
+        if progress.close {
+            return (out, true);
+        }
+    }
+    (out, false)
+}
+
+/// Asserts that feeding `input` at once and byte by byte gives identical replies and closing.
+#[track_caller]
+fn assert_split_invariant(input: &[u8], limits: Limits) -> String {
+    let (whole, closed) = run_split(input, &[], limits);
+    let cuts: Vec<usize> = (1..input.len()).collect();
+    let (bytewise, closed_bytewise) = run_split(input, &cuts, limits);
+    let whole = String::from_utf8_lossy(&whole).into_owned();
+    assert_eq!(String::from_utf8_lossy(&bytewise), whole);
+    assert_eq!(closed, closed_bytewise);
+    whole
+}
+
+/// Expects `input` to be answered with `reply` and the connection closed.
+#[track_caller]
+fn assert_protocol_error(input: &[u8], limits: Limits, reply: &str) {
+    let mut session = KvSession::with_limits(limits);
+    let mut out = Vec::new();
+    let progress = session.on_bytes(&mut Store::new(), Instant::now(), input, &mut out);
+    assert_eq!(String::from_utf8_lossy(&out), reply);
+    assert!(progress.close);
+}
+
+const OK: &str = "+OK\r\n";
+const NULL: &str = "$-1\r\n";
+const NOT_INT: &str = "-ERR value is not an integer or out of range\r\n";
+const SYNTAX: &str = "-ERR syntax error\r\n";
+
+#[test]
+fn ping_and_echo() {
+    let mut h = Harness::new();
+    h.expect(&["PING"], "+PONG\r\n");
+    h.expect(&["ping", "hello"], "$5\r\nhello\r\n");
+    h.expect(&["PING", "a", "b"], "-ERR wrong number of arguments for 'ping' command\r\n");
+    h.expect(&["ECHO", "hi there"], "$8\r\nhi there\r\n");
+    h.expect(&["ECHO", ""], "$0\r\n\r\n");
+    h.expect(&["ECHO"], "-ERR wrong number of arguments for 'echo' command\r\n");
+}
+
+#[test]
+fn set_and_get() {
+    let mut h = Harness::new();
+    h.expect(&["GET", "k"], NULL);
+    h.expect(&["SET", "k", "v1"], OK);
+    h.expect(&["GET", "k"], "$2\r\nv1\r\n");
+    h.expect(&["SET", "k", "a longer value"], OK);
+    h.expect(&["GET", "k"], "$14\r\na longer value\r\n");
+    h.expect(&["SET", "bin", "a\r\nb"], OK);
+    h.expect(&["GET", "bin"], "$4\r\na\r\nb\r\n");
+    h.expect(&["GET"], "-ERR wrong number of arguments for 'get' command\r\n");
+    h.expect(&["GET", "a", "b"], "-ERR wrong number of arguments for 'get' command\r\n");
+    h.expect(&["SET", "k"], "-ERR wrong number of arguments for 'set' command\r\n");
+}
+
+#[test]
+fn set_options() {
+    let mut h = Harness::new();
+    h.expect(&["SET", "k", "1", "XX"], NULL);
+    h.expect(&["GET", "k"], NULL);
+    h.expect(&["SET", "k", "1", "NX"], OK);
+    h.expect(&["SET", "k", "2", "nx"], NULL);
+    h.expect(&["SET", "k", "3", "xx"], OK);
+    h.expect(&["GET", "k"], "$1\r\n3\r\n");
+    h.expect(&["SET", "k", "4", "EX", "10"], OK);
+    h.expect(&["TTL", "k"], ":10\r\n");
+    h.expect(&["SET", "k", "5", "KEEPTTL"], OK);
+    h.expect(&["PTTL", "k"], ":10000\r\n");
+    h.expect(&["SET", "k", "6", "px", "1500", "XX"], OK);
+    h.expect(&["PTTL", "k"], ":1500\r\n");
+    h.expect(&["SET", "k", "7"], OK);
+    h.expect(&["TTL", "k"], ":-1\r\n");
+    h.expect(&["SET", "k", "8", "EX", "1", "EX", "2"], OK);
+    h.expect(&["TTL", "k"], ":2\r\n");
+    for bad in [
+        &["SET", "k", "v", "NX", "XX"][..],
+        &["SET", "k", "v", "EX", "1", "PX", "1"],
+        &["SET", "k", "v", "EX"],
+        &["SET", "k", "v", "KEEPTTL", "EX", "1"],
+        &["SET", "k", "v", "PX", "1", "KEEPTTL"],
+        &["SET", "k", "v", "FOO"],
+    ] {
+        h.expect(bad, SYNTAX);
+    }
+    for bad in ["0", "-1", "9223372036854775807"] {
+        h.expect(&["SET", "k", "v", "EX", bad], "-ERR invalid expire time in 'set' command\r\n");
+    }
+    h.expect(&["SET", "k", "v", "PX", "0"], "-ERR invalid expire time in 'set' command\r\n");
+    h.expect(&["SET", "k", "v", "EX", "ten"], NOT_INT);
+    h.expect(&["SET", "k", "v", "EX", "+10"], NOT_INT);
+    h.expect(&["GET", "k"], "$1\r\n8\r\n");
+}
+
+#[test]
+fn del_and_exists() {
+    let mut h = Harness::new();
+    h.call(&["MSET", "a", "1", "b", "2", "c", "3"]);
+    h.expect(&["EXISTS", "a", "a", "b", "nope"], ":3\r\n");
+    h.expect(&["DEL", "a", "b", "nope", "a"], ":2\r\n");
+    h.expect(&["EXISTS", "a", "b", "c"], ":1\r\n");
+    h.expect(&["DEL"], "-ERR wrong number of arguments for 'del' command\r\n");
+    h.expect(&["EXISTS"], "-ERR wrong number of arguments for 'exists' command\r\n");
+}
+
+#[test]
+fn incr_family() {
+    let mut h = Harness::new();
+    h.expect(&["INCR", "n"], ":1\r\n");
+    h.expect(&["INCRBY", "n", "41"], ":42\r\n");
+    h.expect(&["DECR", "n"], ":41\r\n");
+    h.expect(&["DECRBY", "n", "50"], ":-9\r\n");
+    h.expect(&["DECRBY", "fresh", "5"], ":-5\r\n");
+    h.expect(&["GET", "n"], "$2\r\n-9\r\n");
+    h.expect(&["INCRBY", "n", "x"], NOT_INT);
+    h.expect(&["INCRBY", "n", "1.5"], NOT_INT);
+    for value in ["abc", "007", " 1", "1 ", "+1", "", "99999999999999999999"] {
+        h.call(&["SET", "s", value]);
+        h.expect(&["INCR", "s"], NOT_INT);
+    }
+    h.call(&["SET", "big", "9223372036854775807"]);
+    h.expect(&["INCR", "big"], "-ERR increment or decrement would overflow\r\n");
+    h.expect(&["GET", "big"], "$19\r\n9223372036854775807\r\n");
+    h.call(&["SET", "small", "-9223372036854775808"]);
+    h.expect(&["DECR", "small"], "-ERR increment or decrement would overflow\r\n");
+    h.expect(&["DECRBY", "small", "-9223372036854775808"], "-ERR decrement would overflow\r\n");
+    h.expect(&["INCRBY", "small", "9223372036854775807"], ":-1\r\n");
+    // INCR keeps the key's expiry.
+    h.call(&["SET", "t", "1", "EX", "100"]);
+    h.expect(&["INCR", "t"], ":2\r\n");
+    h.expect(&["TTL", "t"], ":100\r\n");
+    h.expect(&["INCR"], "-ERR wrong number of arguments for 'incr' command\r\n");
+    h.expect(&["INCRBY", "n"], "-ERR wrong number of arguments for 'incrby' command\r\n");
+}
+
+#[test]
+fn mset_and_mget() {
+    let mut h = Harness::new();
+    h.call(&["SET", "a", "old", "EX", "100"]);
+    h.expect(&["MSET", "a", "1", "b", "2"], OK);
+    h.expect(&["TTL", "a"], ":-1\r\n");
+    h.expect(&["MGET", "a", "nope", "b"], "*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
+    h.expect(&["MSET", "a", "1", "b"], "-ERR wrong number of arguments for 'mset' command\r\n");
+    h.expect(&["MSET", "a"], "-ERR wrong number of arguments for 'mset' command\r\n");
+    h.expect(&["MGET"], "-ERR wrong number of arguments for 'mget' command\r\n");
+}
+
+#[test]
+fn expire_and_ttl_follow_the_injected_clock() {
+    let mut h = Harness::new();
+    h.expect(&["EXPIRE", "k", "10"], ":0\r\n");
+    h.expect(&["TTL", "k"], ":-2\r\n");
+    h.expect(&["PTTL", "k"], ":-2\r\n");
+    h.call(&["SET", "k", "v"]);
+    h.expect(&["TTL", "k"], ":-1\r\n");
+    h.expect(&["PTTL", "k"], ":-1\r\n");
+    h.expect(&["EXPIRE", "k", "10"], ":1\r\n");
+    h.expect(&["TTL", "k"], ":10\r\n");
+    h.expect(&["PTTL", "k"], ":10000\r\n");
+    h.advance(Duration::from_millis(2500));
+    h.expect(&["TTL", "k"], ":8\r\n"); // 7.5 s rounds to the nearest second, like Redis.
+    h.expect(&["PTTL", "k"], ":7500\r\n");
+    h.advance(Duration::from_millis(7499));
+    h.expect(&["PTTL", "k"], ":1\r\n");
+    h.advance(Duration::from_millis(1));
+    h.expect(&["GET", "k"], NULL);
+    h.expect(&["TTL", "k"], ":-2\r\n");
+    h.expect(&["EXISTS", "k"], ":0\r\n");
+
+    h.call(&["SET", "k", "v"]);
+    h.expect(&["PEXPIRE", "k", "1500"], ":1\r\n");
+    h.expect(&["PTTL", "k"], ":1500\r\n");
+    h.expect(&["EXPIRE", "k", "0"], ":1\r\n");
+    h.expect(&["GET", "k"], NULL);
+    h.call(&["SET", "k", "v"]);
+    h.expect(&["PEXPIRE", "k", "-5"], ":1\r\n");
+    h.expect(&["EXPIRE", "k", "-5"], ":0\r\n");
+    h.expect(&["EXPIRE", "k", "x"], NOT_INT);
+    h.expect(
+        &["EXPIRE", "k", "9223372036854775807"],
+        "-ERR invalid expire time in 'expire' command\r\n",
+    );
+    h.expect(
+        &["PEXPIRE", "k", "9223372036854775807"],
+        "-ERR invalid expire time in 'pexpire' command\r\n",
+    );
+    h.expect(&["EXPIRE", "k"], "-ERR wrong number of arguments for 'expire' command\r\n");
+    h.expect(&["TTL"], "-ERR wrong number of arguments for 'ttl' command\r\n");
+}
+
+#[test]
+fn dbsize_and_flushall() {
+    let mut h = Harness::new();
+    h.expect(&["DBSIZE"], ":0\r\n");
+    h.call(&["MSET", "a", "1", "b", "2"]);
+    h.call(&["SET", "c", "3", "PX", "10"]);
+    h.expect(&["DBSIZE"], ":3\r\n");
+    h.advance(Duration::from_millis(10));
+    h.expect(&["DBSIZE"], ":2\r\n");
+    h.expect(&["FLUSHALL"], OK);
+    h.expect(&["DBSIZE"], ":0\r\n");
+    h.call(&["SET", "a", "1"]);
+    h.expect(&["flushall", "async"], OK);
+    h.expect(&["FLUSHALL", "SYNC"], OK);
+    h.expect(&["FLUSHALL", "now"], SYNTAX);
+    h.expect(&["DBSIZE", "x"], "-ERR wrong number of arguments for 'dbsize' command\r\n");
+}
+
+#[test]
+fn quit_replies_ok_then_closes() {
+    let mut h = Harness::new();
+    let first = [cmd(&["PING"]), cmd(&["QUIT"])].concat();
+    let input = [first.clone(), cmd(&["SET", "k", "v"])].concat();
+    let (reply, progress) = h.send(&input);
+    assert_eq!(reply, "+PONG\r\n+OK\r\n");
+    assert_eq!(progress, Progress { consumed: first.len(), close: true });
+    // Nothing after QUIT ran, and a closed session ignores further input.
+    let (reply, progress) = h.send(&cmd(&["SET", "k", "v"]));
+    assert_eq!((reply.as_str(), progress.close), ("", true));
+    assert!(!h.store.contains(b"k", h.now));
+}
+
+#[test]
+fn start_up_commands_of_redis_cli_and_redis_benchmark() {
+    let mut h = Harness::new();
+    h.expect(&["COMMAND"], "*0\r\n");
+    h.expect(&["COMMAND", "DOCS"], "*0\r\n");
+    h.expect(&["command", "docs", "get"], "*0\r\n");
+    h.expect(&["COMMAND", "COUNT"], ":24\r\n");
+    h.expect(&["COMMAND", "Nope"], "-ERR unknown subcommand 'Nope'. Try COMMAND HELP.\r\n");
+    h.expect(&["CONFIG", "GET", "save"], "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
+    h.expect(&["CONFIG", "GET", "appendonly"], "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
+    h.expect(
+        &["config", "get", "SAVE", "nothing", "appendonly"],
+        "*4\r\n$4\r\nsave\r\n$0\r\n\r\n$10\r\nappendonly\r\n$2\r\nno\r\n",
+    );
+    h.expect(&["CONFIG", "GET", "maxmemory"], "*0\r\n");
+    h.expect(&["CONFIG", "GET"], "-ERR wrong number of arguments for 'config|get' command\r\n");
+    h.expect(&["CONFIG", "SET", "a", "b"], "-ERR unknown subcommand 'SET'. Try CONFIG HELP.\r\n");
+    h.expect(&["CONFIG"], "-ERR wrong number of arguments for 'config' command\r\n");
+    h.expect(&["SELECT", "0"], OK);
+    h.expect(&["SELECT", "1"], "-ERR DB index is out of range\r\n");
+    h.expect(&["SELECT", "zero"], "-ERR invalid DB index\r\n");
+    h.expect(&["CLIENT", "GETNAME"], NULL);
+    h.expect(&["CLIENT", "SETNAME", "bench"], OK);
+    h.expect(&["client", "getname"], "$5\r\nbench\r\n");
+    h.expect(
+        &["CLIENT", "SETNAME", "a b"],
+        "-ERR Client names cannot contain spaces, newlines or special characters.\r\n",
+    );
+    h.expect(
+        &["CLIENT", "SETNAME"],
+        "-ERR wrong number of arguments for 'client|setname' command\r\n",
+    );
+    h.expect(&["CLIENT", "SETINFO", "lib-name", "redis-py"], OK);
+    h.expect(
+        &["CLIENT", "SETINFO", "x"],
+        "-ERR wrong number of arguments for 'client|setinfo' command\r\n",
+    );
+    h.expect(&["CLIENT", "KILL"], "-ERR unknown subcommand 'KILL'. Try CLIENT HELP.\r\n");
+    h.expect(&["CLIENT"], "-ERR wrong number of arguments for 'client' command\r\n");
+    h.expect(&["HELLO", "3"], "-NOPROTO unsupported protocol version\r\n");
+    h.expect(&["HELLO"], "-NOPROTO unsupported protocol version\r\n");
+}
+
+#[test]
+fn unknown_commands_are_reported_like_redis() {
+    let mut h = Harness::new();
+    h.expect(&["foo"], "-ERR unknown command 'foo', with args beginning with: \r\n");
+    h.expect(
+        &["FOO", "a", "b c"],
+        "-ERR unknown command 'FOO', with args beginning with: 'a' 'b c' \r\n",
+    );
+    h.expect(
+        &["fo\r\no", "x\ny"],
+        "-ERR unknown command 'fo  o', with args beginning with: 'x y' \r\n",
+    );
+    let long = "x".repeat(200);
+    let expected = format!(
+        "-ERR unknown command '{}', with args beginning with: '{}' \r\n",
+        &long[..128],
+        &long[..128]
+    );
+    h.expect(&[&long, &long, "never shown"], &expected);
+    let expected = format!(
+        "-ERR unknown command 'f', with args beginning with: '{}' '{}' \r\n",
+        "a".repeat(100),
+        "b".repeat(25)
+    );
+    h.expect(&["f", &"a".repeat(100), &"b".repeat(50), "c"], &expected);
+}
+
+#[test]
+fn commands_are_case_insensitive() {
+    let mut h = Harness::new();
+    h.expect(&["sEt", "k", "5", "Ex", "10", "nX"], OK);
+    h.expect(&["gEt", "k"], "$1\r\n5\r\n");
+    h.expect(&["InCr", "k"], ":6\r\n");
+    h.expect(&["pInG"], "+PONG\r\n");
+}
+
+#[test]
+fn pipelined_batches_run_in_order() {
+    let mut h = Harness::new();
+    let input = [
+        cmd(&["SET", "k", "1"]),
+        cmd(&["INCR", "k"]),
+        cmd(&["GET", "k"]),
+        cmd(&["DEL", "k"]),
+        cmd(&["GET", "k"]),
+    ]
+    .concat();
+    let partial = cmd(&["GET", "k"]);
+    let with_partial = [&input[..], &partial[..5]].concat();
+    let (reply, progress) = h.send(&with_partial);
+    assert_eq!(reply, "+OK\r\n:2\r\n$1\r\n2\r\n:1\r\n$-1\r\n");
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+}
+
+#[test]
+fn inline_commands_work_like_telnet() {
+    let mut h = Harness::new();
+    let input = b"PING\r\nSET k v\n\r\n  \t \r\n  ECHO   hi\t \r\nget k\r\n*0\r\n*-1\r\nDBSIZE\r\n";
+    let (reply, progress) = h.send(input);
+    assert_eq!(reply, "+PONG\r\n+OK\r\n$2\r\nhi\r\n$1\r\nv\r\n:1\r\n");
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    let (reply, progress) = h.send(b"PING");
+    assert_eq!((reply.as_str(), progress), ("", Progress { consumed: 0, close: false }));
+}
+
+/// A script mixing every command with inline and RESP framing, ending with QUIT.
+fn script() -> Vec<u8> {
+    let mut input = Vec::new();
+    for args in [
+        &["SET", "a", "1", "EX", "100"][..],
+        &["INCRBY", "a", "5"],
+        &["MSET", "b", "x", "c", "y"],
+        &["MGET", "a", "b", "zz"],
+        &["EXPIRE", "b", "5"],
+        &["TTL", "b"],
+        &["PTTL", "a"],
+        &["DEL", "c", "zz"],
+        &["EXISTS", "a", "b", "c"],
+        &["COMMAND", "DOCS"],
+        &["CONFIG", "GET", "save"],
+        &["nope", "arg"],
+        &["SET", "a", "v", "BAD"],
+        &["ECHO", "line\r\nbreak"],
+        &["DBSIZE"],
+    ] {
+        input.extend_from_slice(&cmd(args));
+    }
+    input.extend_from_slice(b"PING\r\nGET a\r\n\r\n*0\r\n");
+    input.extend_from_slice(&cmd(&["QUIT"]));
+    input.extend_from_slice(&cmd(&["PING"]));
+    input
+}
+
+#[test]
+fn byte_by_byte_feeding_matches_feeding_at_once() {
+    let replies = assert_split_invariant(&script(), Limits::default());
+    assert!(replies.ends_with("$1\r\n6\r\n+OK\r\n"), "{replies:?}");
+    let small = Limits { max_bulk_len: 4, max_args: 3 };
+    for input in [
+        &b"*1\r\n$5\r\nhello\r\n"[..],
+        b"*4\r\n$1\r\na\r\n",
+        b"*1\r\n$4\r\nPINGxx",
+        b"*2\r\n$4\r\nECHO\r\n:1\r\n",
+        b"*abc\r\n",
+        b"*1\r\n$-3\r\n",
+        b"*1\r\r\n",
+    ] {
+        let replies = assert_split_invariant(input, small);
+        assert!(replies.starts_with("-ERR Protocol error: "), "{replies:?}");
+    }
+}
+
+#[test]
+fn protocol_errors_are_answered_then_close() {
+    let d = Limits::default();
+    let e = "-ERR Protocol error: ";
+    assert_protocol_error(b"*abc\r\n", d, &format!("{e}invalid multibulk length\r\n"));
+    assert_protocol_error(b"*1x\r\n", d, &format!("{e}invalid multibulk length\r\n"));
+    assert_protocol_error(b"*1\rx", d, &format!("{e}invalid multibulk length\r\n"));
+    assert_protocol_error(b"*1\r\n$abc\r\n", d, &format!("{e}invalid bulk length\r\n"));
+    assert_protocol_error(b"*1\r\n$-1\r\n", d, &format!("{e}invalid bulk length\r\n"));
+    assert_protocol_error(b"*1\r\n+PING\r\n", d, &format!("{e}expected '$', got '+'\r\n"));
+    assert_protocol_error(b"*1\r\n\r\n", d, &format!("{e}expected '$', got '?'\r\n"));
+    assert_protocol_error(
+        b"*1\r\n$4\r\nPINGxx",
+        d,
+        &format!("{e}expected CRLF after bulk string\r\n"),
+    );
+    // Commands before the error are answered; nothing after it runs.
+    let input = [cmd(&["PING"]), b"*x\r\n".to_vec(), cmd(&["PING"])].concat();
+    assert_protocol_error(&input, d, &format!("+PONG\r\n{e}invalid multibulk length\r\n"));
+}
+
+#[test]
+fn limits_are_enforced() {
+    let small = Limits { max_bulk_len: 10, max_args: 3 };
+    let e = "-ERR Protocol error: ";
+    assert_protocol_error(
+        &cmd(&["ECHO", "01234567890"]),
+        small,
+        &format!("{e}invalid bulk length\r\n"),
+    );
+    assert_protocol_error(
+        &cmd(&["DEL", "a", "b", "c"]),
+        small,
+        &format!("{e}invalid multibulk length\r\n"),
+    );
+    let mut h = Harness { session: KvSession::with_limits(small), ..Harness::new() };
+    h.expect(&["ECHO", "0123456789"], "$10\r\n0123456789\r\n");
+    h.expect(&["DEL", "a", "b"], ":0\r\n");
+    let d = Limits::default();
+    let endless = vec![b'a'; MAX_LINE + 1];
+    assert_protocol_error(&endless, d, &format!("{e}too big inline request\r\n"));
+    let count = [b"*".to_vec(), vec![b'1'; MAX_LINE + 1]].concat();
+    assert_protocol_error(&count, d, &format!("{e}too big mbulk count string\r\n"));
+    let bulk = [b"*1\r\n$".to_vec(), vec![b'1'; MAX_LINE + 1]].concat();
+    assert_protocol_error(&bulk, d, &format!("{e}too big bulk count string\r\n"));
+    // Just under the line limit, the parser keeps waiting.
+    let mut session = KvSession::new();
+    let progress =
+        session.on_bytes(&mut Store::new(), h.now, &endless[..MAX_LINE], &mut Vec::new());
+    assert_eq!(progress, Progress { consumed: 0, close: false });
+}
+
+#[test]
+fn the_parser_returns_ranges_into_the_input() {
+    let mut parser = Parser::new(Limits::default());
+    let input = [cmd(&["SET", "key", "va\r\nlue"]), b"GET k".to_vec()].concat();
+    let first = cmd(&["SET", "key", "va\r\nlue"]).len();
+    assert_eq!(parser.parse(&input), Parsed::Command(first));
+    let args = parser.args(&input);
+    assert_eq!((args.len(), args.is_empty()), (3, false));
+    assert_eq!(args.get(2), b"va\r\nlue");
+    assert_eq!(args.get(9), b"");
+    assert_eq!(args.iter_from(1).collect::<Vec<_>>(), [&b"key"[..], b"va\r\nlue"]);
+    let rest = &input[first..];
+    assert_eq!(parser.parse(rest), Parsed::NeedMore);
+    let more = [rest, b"\r\n"].concat();
+    assert_eq!(parser.parse(&more), Parsed::Command(more.len()));
+    assert_eq!(parser.args(&more).get(1), b"k");
+    assert_eq!(parser.parse(b"\n"), Parsed::Empty(1));
+    assert_eq!(parser.parse(b"*1\r\n$1\r\n:\r\n"), Parsed::Command(11));
+    assert_eq!(parser.parse(b"*1\r\n%"), Parsed::Error(ProtocolError::ExpectedDollar(b'%')));
+    assert_eq!(parser.parse(b""), Parsed::NeedMore);
+}
+
+#[test]
+fn reply_writers_and_number_helpers() {
+    let mut out = Vec::new();
+    resp::write_simple(&mut out, "OK");
+    resp::write_error(&mut out, "ERR bad");
+    resp::write_integer(&mut out, i64::MIN);
+    resp::write_integer(&mut out, 0);
+    resp::write_bulk(&mut out, b"hi");
+    resp::write_null(&mut out);
+    resp::write_array_len(&mut out, 2);
+    ProtocolError::TooBigInline.write(&mut out);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "+OK\r\n-ERR bad\r\n:-9223372036854775808\r\n:0\r\n$2\r\nhi\r\n$-1\r\n*2\r\n\
+         -ERR Protocol error: too big inline request\r\n"
+    );
+    let mut out = Vec::new();
+    resp::push_i64(&mut out, i64::MAX);
+    assert_eq!(out, b"9223372036854775807");
+    for (text, value) in [
+        ("0", Some(0)),
+        ("-1", Some(-1)),
+        ("9223372036854775807", Some(i64::MAX)),
+        ("-9223372036854775808", Some(i64::MIN)),
+        ("9223372036854775808", None),
+        ("-0", None),
+        ("01", None),
+        ("+1", None),
+        ("", None),
+        ("-", None),
+        ("1a", None),
+    ] {
+        assert_eq!(resp::parse_i64(text.as_bytes()), value, "{text:?}");
+    }
+}
+
+#[test]
+fn the_store_expires_lazily_and_actively() {
+    let t0 = Instant::now();
+    let secs = |s: u64| t0 + Duration::from_secs(s);
+    let mut store = Store::new();
+    assert!(store.is_empty());
+    assert_eq!(store.next_expiry(), None);
+    store.set(b"a", b"1", Expiry::At(secs(10)), t0);
+    store.set(b"b", b"2", Expiry::At(secs(5)), t0);
+    store.set(b"c", b"3", Expiry::Persist, t0);
+    assert_eq!(store.next_expiry(), Some(secs(5)));
+    // Deleting the earliest key moves the next expiry on.
+    assert!(store.remove(b"b", t0));
+    assert_eq!(store.next_expiry(), Some(secs(10)));
+    // Changing an expiry (earlier or later) is reflected exactly.
+    assert!(store.set_expiry(b"a", secs(20), t0));
+    assert_eq!(store.next_expiry(), Some(secs(20)));
+    assert!(store.set_expiry(b"c", secs(15), t0));
+    assert_eq!(store.next_expiry(), Some(secs(15)));
+    assert!(!store.set_expiry(b"missing", secs(1), t0));
+    // Keep leaves the expiry alone; Persist removes it.
+    store.set(b"c", b"33", Expiry::Keep, t0);
+    assert_eq!(store.ttl(b"c", t0), Ttl::Remaining(Duration::from_secs(15)));
+    store.set(b"c", b"333", Expiry::Persist, t0);
+    assert_eq!(store.ttl(b"c", t0), Ttl::Persistent);
+    assert_eq!(store.ttl(b"nope", t0), Ttl::Missing);
+    assert_eq!(store.next_expiry(), Some(secs(20)));
+    // Lazy expiry: a key is gone at exactly its expiry instant.
+    assert_eq!(store.get(b"a", secs(19)), Some(&b"1"[..]));
+    assert_eq!(store.get(b"a", secs(20)), None);
+    assert_eq!(store.next_expiry(), None);
+    assert_eq!(store.len(), 1);
+    // Active expiry.
+    for (i, key) in [b"k1", b"k2", b"k3"].iter().enumerate() {
+        store.set(&key[..], b"v", Expiry::At(secs(30 + i as u64)), t0);
+    }
+    assert_eq!(store.expire_due(secs(29)), 0);
+    assert_eq!(store.expire_due(secs(31)), 2);
+    assert_eq!(store.next_expiry(), Some(secs(32)));
+    assert_eq!(store.len(), 2);
+    assert_eq!(store.expire_due(secs(100)), 1);
+    assert_eq!(store.next_expiry(), None);
+    assert!(store.contains(b"c", secs(100)));
+    // A past expiry deletes at once.
+    assert!(store.set_expiry(b"c", secs(100), secs(100)));
+    assert!(store.is_empty());
+    store.set(b"x", b"1", Expiry::At(secs(1)), t0);
+    store.clear();
+    assert_eq!((store.len(), store.next_expiry()), (0, None));
+}
+
+#[test]
+fn repeated_expiry_changes_keep_next_expiry_exact() {
+    let t0 = Instant::now();
+    let mut store = Store::new();
+    for i in 0..10_000u64 {
+        let at = t0 + Duration::from_millis(1000 + (i * 7919) % 5000);
+        store.set(b"k", b"v", Expiry::At(at), t0);
+        assert_eq!(store.next_expiry(), Some(at));
+    }
+    store.set(b"other", b"v", Expiry::At(t0 + Duration::from_secs(60)), t0);
+    let last = t0 + Duration::from_millis(1000 + (9_999 * 7919) % 5000);
+    assert_eq!(store.next_expiry(), Some(last));
+    assert_eq!(store.expire_due(last), 1);
+    assert_eq!(store.next_expiry(), Some(t0 + Duration::from_secs(60)));
+    assert_eq!(store.incr_by(b"n", 2, t0), Ok(2));
+    store.set(b"s", b"x", Expiry::Persist, t0);
+    assert_eq!(store.incr_by(b"s", 1, t0), Err(IncrError::NotAnInteger));
+    assert_eq!(store.incr_by(b"n", i64::MAX, t0), Err(IncrError::Overflow));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn any_split_gives_the_same_replies(mut cuts in proptest::collection::vec(0usize..700, 0..16)) {
+        let input = script();
+        cuts.sort_unstable();
+        let (whole, closed) = run_split(&input, &[], Limits::default());
+        let (split, closed_split) = run_split(&input, &cuts, Limits::default());
+        prop_assert_eq!(whole, split);
+        prop_assert!(closed && closed_split);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..300)) {
+        let limits = Limits { max_bulk_len: 64, max_args: 8 };
+        let (_, _) = run_split(&input, &[], limits);
+        let prefixed = [b"*3\r\n$".to_vec(), input].concat();
+        let cuts: Vec<usize> = (1..prefixed.len()).step_by(7).collect();
+        let (_, _) = run_split(&prefixed, &cuts, limits);
+    }
+}
