@@ -1,0 +1,21 @@
+//! `ioman-bench`: the peers and the measuring stick for `cargo xtask bench`.
+//!
+//! This crate exists so that ioman is measured against fair, hand-written peers that live in
+//! one place, share one load generator and are built with the same profile:
+//!
+//! - [`loadgen`]: a single-threaded, non-blocking echo client that keeps a fixed number of
+//!   messages in flight per connection, verifies every echoed byte against a [`pattern`] and
+//!   records round-trip latency in a fixed-bucket [`histogram`];
+//! - the binaries `echo-raw` (plain rustix epoll, the ceiling), `echo-mio`, `echo-tokio` and
+//!   `pingpong-raw` (the dispatch-cost workload counted under callgrind), which share the
+//!   small helpers in [`cli`] and [`server`].
+//!
+//! Nothing here is published; mio and tokio are dependencies of this crate only.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod histogram;
+pub mod loadgen;
+pub mod pattern;
+pub mod server;
