@@ -1,6 +1,7 @@
 //! [`Clock`]: where the manager reads "now". The real monotonic clock by default; a
 //! [`ManualClock`] in tests, so that timeouts are tested by advancing time, not by sleeping.
 
+use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,9 +9,10 @@ use std::time::{Duration, Instant};
 
 /// The manager's source of time.
 ///
-/// The manager reads it once per turn, right after `epoll_wait` returns; every deadline set
-/// during that turn's dispatch counts from that reading ([`Context::now`](crate::Context::now)).
-/// Calls made outside dispatch (e.g. [`Manager::add`](crate::Manager::add)) read it afresh.
+/// During a turn the manager reads it at most once, when the turn first needs the time (after
+/// `epoll_wait` returned); every deadline set during that turn counts from that reading
+/// ([`Context::now`](crate::Context::now)). Calls made outside a turn (e.g.
+/// [`Manager::add`](crate::Manager::add)) read it afresh.
 #[derive(Clone, Default)]
 pub struct Clock {
     manual: Option<ManualClock>,
@@ -110,5 +112,44 @@ impl Default for ManualClock {
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ManualClock(+{:?})", self.elapsed())
+    }
+}
+
+/// The manager's view of time during a turn: "now" is read from the [`Clock`] the first time a
+/// turn needs it (a deadline set or checked, [`Context::now`](crate::Context::now)) and reused
+/// for the rest of the turn; outside a turn every reading is fresh. A turn that sets and checks
+/// no deadline never reads the clock.
+pub(crate) struct TurnTime {
+    pub(crate) clock: Clock,
+    now: Cell<Instant>,
+    read: Cell<bool>,
+    in_turn: bool,
+}
+
+impl TurnTime {
+    pub(crate) fn new(clock: Clock) -> TurnTime {
+        let now = Cell::new(clock.now());
+        TurnTime { clock, now, read: Cell::new(false), in_turn: false }
+    }
+
+    /// The turn's "now" (or a fresh reading outside a turn).
+    pub(crate) fn now(&self) -> Instant {
+        if self.in_turn && self.read.get() {
+            return self.now.get();
+        }
+        let now = self.clock.now();
+        self.now.set(now);
+        self.read.set(self.in_turn);
+        now
+    }
+
+    /// A turn's dispatch starts: the next `now` is read afresh and then kept.
+    pub(crate) fn begin_turn(&mut self) {
+        self.in_turn = true;
+        self.read.set(false);
+    }
+
+    pub(crate) fn end_turn(&mut self) {
+        self.in_turn = false;
     }
 }

@@ -47,10 +47,11 @@ impl<S, R> Context<'_, S, R> {
         self.state
     }
 
-    /// The time this turn started dispatching: read once after `epoll_wait` returned, the same
-    /// for every callback of the turn. Deadlines set now count from it.
+    /// This turn's "now": the clock is read the first time a turn needs it (after
+    /// `epoll_wait` returned) and that reading is the same for every later callback of the
+    /// turn. Deadlines set during the turn count from it.
     pub fn now(&self) -> Instant {
-        self.reg.now
+        self.reg.now()
     }
 
     /// What epoll reported for this registration (empty for a timeout).

@@ -213,7 +213,7 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
 
     /// The current time by the manager's clock.
     pub fn now(&self) -> Instant {
-        self.reg.clock.now()
+        self.reg.time.clock.now()
     }
 
     /// The manager's counters.
@@ -235,14 +235,14 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     /// next deadline), dispatch every event, fire every due timeout in deadline order, then
     /// run posted jobs. Returns the number of events the wait reported.
     ///
-    /// "Now" is read once, after the wait. A zero timeout still polls I/O first: timeouts
+    /// "Now" is read at most once per turn, when the turn first needs it (see
+    /// [`Context::now`](crate::Context::now)). A zero timeout still polls I/O first: timeouts
     /// never starve I/O.
     pub fn turn(&mut self, timeout: Option<Duration>) -> Result<usize> {
         self.reg.flush_interest();
         let wait = self.reg.wait_timeout(timeout);
-        let n = self.reg.epoll.wait(&mut self.events, wait).map_err(Error::os("epoll_pwait2"))?;
-        self.reg.now = self.reg.clock.now();
-        self.reg.dispatching = true;
+        let n = self.reg.epoll.wait(&mut self.events, wait).map_err(Error::os("epoll_pwait"))?;
+        self.reg.time.begin_turn();
         let mut woken = false;
         for i in 0..n {
             let Some((token, ready)) = self.events.get(i) else { break };
@@ -253,7 +253,7 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
             }
         }
         self.fire_timeouts();
-        self.reg.dispatching = false;
+        self.reg.time.end_turn();
         self.reg.compact_timers();
         self.reg.stats.turns += 1;
         if woken {
@@ -281,7 +281,11 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     }
 
     fn fire_timeouts(&mut self) {
-        let now = self.reg.now;
+        let Some(first) = self.reg.timers.next() else { return };
+        let now = self.reg.now();
+        if first > now {
+            return;
+        }
         let reg = &mut self.reg;
         while let Some(popped) =
             reg.timers.pop_due(now, |k| reg.slots.get_mut(k).map(|e| &mut e.deadline))

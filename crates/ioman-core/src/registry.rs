@@ -3,6 +3,7 @@
 //! Both the [`Manager`](crate::Manager) (between turns) and a [`Context`](crate::Context)
 //! (during dispatch) operate through it, so both follow the same rules.
 
+use crate::clock::TurnTime;
 use crate::timer_queue::{Deadline, TimerQueue};
 use crate::{Clock, PanicReport};
 use crate::{Error, Interest, Key, Result, Stats, Timeout, Timer};
@@ -43,11 +44,7 @@ pub(crate) struct Registry<R> {
     pub(crate) slots: SlotMap<Key, Entry<R>>,
     pub(crate) epoll: Epoll,
     pub(crate) timers: TimerQueue,
-    pub(crate) clock: Clock,
-    /// The time read after the last wait; "now" for everything dispatched in this turn.
-    pub(crate) now: Instant,
-    /// Whether a turn is dispatching (then `now` is the cached turn time).
-    pub(crate) dispatching: bool,
+    pub(crate) time: TurnTime,
     pub(crate) dirty: Vec<Key>,
     pub(crate) stats: Stats,
     pub(crate) stop: bool,
@@ -56,14 +53,11 @@ pub(crate) struct Registry<R> {
 
 impl<R> Registry<R> {
     pub(crate) fn new(epoll: Epoll, clock: Clock) -> Registry<R> {
-        let now = clock.now();
         Registry {
             slots: SlotMap::with_key(),
             epoll,
             timers: TimerQueue::default(),
-            clock,
-            now,
-            dispatching: false,
+            time: TurnTime::new(clock),
             dirty: Vec::new(),
             stats: Stats::default(),
             stop: false,
@@ -71,12 +65,9 @@ impl<R> Registry<R> {
         }
     }
 
-    /// "Now": the turn's cached time during dispatch, a fresh reading otherwise.
-    pub(crate) fn now(&mut self) -> Instant {
-        if !self.dispatching {
-            self.now = self.clock.now();
-        }
-        self.now
+    /// "Now" (see [`TurnTime`]).
+    pub(crate) fn now(&self) -> Instant {
+        self.time.now()
     }
 
     /// Registers `fd` with epoll under a fresh key. On failure the entry (handler, then fd) is
@@ -163,19 +154,6 @@ impl<R> Registry<R> {
         Ok(())
     }
 
-    /// Activity on an fd registration: its idle deadline moves to now + idle. O(1).
-    pub(crate) fn touch(&mut self, key: Key) {
-        let now = self.now;
-        if let Some(entry) = self.slots.get_mut(key) {
-            if let Kind::Fd { idle: Some(d) } = entry.kind {
-                match now.checked_add(d) {
-                    Some(at) => self.timers.arm(key, &mut entry.deadline, at),
-                    None => entry.deadline.at = None,
-                }
-            }
-        }
-    }
-
     pub(crate) fn arm(&mut self, key: Key, at: Instant) {
         if let Some(entry) = self.slots.get_mut(key) {
             self.timers.arm(key, &mut entry.deadline, at);
@@ -204,6 +182,9 @@ impl<R> Registry<R> {
     /// refuses to modify (only possible under memory pressure) is closed rather than left in a
     /// state its owner did not ask for.
     pub(crate) fn flush_interest(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
         let mut i = 0;
         while i < self.dirty.len() {
             let key = self.dirty[i];
@@ -227,19 +208,38 @@ impl<R> Registry<R> {
     /// How long the next wait may sleep: the caller's limit, shortened to the next deadline
     /// (unless time is manual, when sleeping would not bring a deadline closer).
     pub(crate) fn wait_timeout(&mut self, limit: Option<Duration>) -> Option<Duration> {
-        if self.clock.is_manual() {
+        if self.time.clock.is_manual() {
             return limit;
         }
         let Some(next) = self.timers.next() else { return limit };
-        let until = next.saturating_duration_since(self.clock.now());
+        let until = next.saturating_duration_since(self.time.clock.now());
         Some(limit.map_or(until, |l| l.min(until)))
     }
 
     /// Sweeps the timer heap when dead entries outnumber live registrations.
     pub(crate) fn compact_timers(&mut self) {
         let live = self.slots.len();
+        if self.timers.len() <= 2 * live + 64 {
+            return;
+        }
         let entries = self.slots.iter_mut().map(|(k, e)| (k, &mut e.deadline));
         self.timers.compact_if_needed(live, entries);
+    }
+}
+
+/// Moves an fd registration's idle deadline to now + idle (O(1)); the turn's "now" is read
+/// only if the registration has an idle timeout. A free function over the registry's fields so
+/// that the dispatcher can call it while it holds the entry.
+pub(crate) fn touch_entry<R>(
+    timers: &mut TimerQueue,
+    time: &TurnTime,
+    key: Key,
+    entry: &mut Entry<R>,
+) {
+    let Kind::Fd { idle: Some(d) } = entry.kind else { return };
+    match time.now().checked_add(d) {
+        Some(at) => timers.arm(key, &mut entry.deadline, at),
+        None => entry.deadline.at = None,
     }
 }
 

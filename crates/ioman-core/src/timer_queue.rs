@@ -101,7 +101,6 @@ impl TimerQueue {
         }
     }
 
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }

@@ -1,5 +1,5 @@
 //! [`Epoll`]: one epoll instance. Registrations carry a `u64` token chosen by the caller;
-//! waiting honours a [`Duration`] exactly (via `epoll_pwait2`) and hides `EINTR`.
+//! waiting takes a [`Duration`], rounded up to the millisecond, and hides `EINTR`.
 
 use crate::{Events, Interest};
 use rustix::event::epoll::{self, CreateFlags, EventData};
@@ -49,14 +49,25 @@ impl Epoll {
         epoll::delete(&self.fd, fd)
     }
 
-    /// `epoll_pwait2`: waits until at least one registered fd is ready or `timeout` has passed
+    /// `epoll_pwait`: waits until at least one registered fd is ready or `timeout` has passed
     /// (`None`: no time limit; `Some(Duration::ZERO)`: just poll), and fills `events`.
     ///
-    /// The timeout is passed to the kernel with nanosecond precision, so a deadline 300 µs
-    /// away sleeps 300 µs rather than turning into a busy zero-timeout poll. A signal that
-    /// interrupts the wait (`EINTR`) is not an error: the wait resumes with the time left.
-    /// Returns the number of events.
+    /// The timeout is rounded up to whole milliseconds, so a deadline 300 µs away sleeps 1 ms
+    /// rather than turning into a busy zero-timeout poll (timeouts beyond `i32::MAX` ms use
+    /// `epoll_pwait2`). A signal that interrupts the wait (`EINTR`) is not an error: the wait
+    /// resumes with the time left. Returns the number of events.
     pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
+        let Some(timeout) = timeout else {
+            loop {
+                events.list.clear();
+                match epoll::wait(&self.fd, rustix::buffer::spare_capacity(&mut events.list), None)
+                {
+                    Err(io::Errno::INTR) => continue,
+                    other => return other,
+                }
+            }
+        };
+        let timeout = Some(timeout);
         let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut left = timeout;
         loop {

@@ -6,8 +6,8 @@
 //! difference of the totals over the difference of the counts cancels startup and teardown.
 //! And wall time per event of the loop alone (each binary times itself), pinned, median of
 //! the rounds: noisier, but it works where valgrind cannot run the binary. Valgrind before
-//! 3.21 (Debian 12 ships 3.19) does not know `epoll_pwait2` (syscall 441), which rustix
-//! always uses with the workspace's `linux_5_11` feature; that case is a skip, not a failure.
+//! 3.21 (Debian 12 ships 3.19) does not know `epoll_pwait2` (syscall 441); ioman waits with
+//! `epoll_pwait` for that reason, but should a binary still use it, that case is a skip.
 
 use super::json::{self, num};
 use super::proc::{self, SERVER_CPU};

@@ -1,0 +1,74 @@
+//! `pingpong-ioman`: the dispatch-cost workload of `pingpong-raw`, through ioman-core. Same
+//! socketpair, same one-byte ping-pong, same output (`{"events":N,"ns":T}`), so that
+//! `cargo xtask bench` can set the two side by side: under callgrind (instructions per event)
+//! and by wall time. The difference is what ioman's dispatch costs: the key lookup, taking the
+//! handler out of its slot and putting it back, the virtual call, the panic guard.
+#![forbid(unsafe_code)]
+
+use anyhow::{Context as _, Result, ensure};
+use ioman_bench::cli::Flags;
+use ioman_core::{Context, Handler, Interest, Manager, Timeout};
+use rustix::fd::BorrowedFd;
+use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
+use std::time::Instant;
+
+/// Loop-wide state: events so far and the target.
+struct Count {
+    events: u64,
+    target: u64,
+    error: Option<String>,
+}
+
+/// One end of the pair: reads the byte and sends it back.
+struct Pong;
+
+impl Handler<Count> for Pong {
+    fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Count>) {
+        let mut buf = [0u8; 64];
+        match rustix::io::read(fd, &mut buf) {
+            Ok(1) => {}
+            other => return fail(cx, format!("expected one byte, got {other:?}")),
+        }
+        let state = cx.state();
+        state.events += 1;
+        if state.events >= state.target {
+            return cx.stop();
+        }
+        if let Err(e) = rustix::io::write(fd, &buf[..1]) {
+            fail(cx, format!("write: {e}"));
+        }
+    }
+}
+
+fn fail(cx: &mut Context<'_, Count>, message: String) {
+    cx.state().error = Some(message);
+    cx.stop();
+}
+
+fn main() -> Result<()> {
+    let flags = Flags::parse(std::env::args().skip(1), &["events"])?;
+    let target: u64 = flags.get("events", 100_000)?;
+    ensure!(target > 0, "--events must be positive");
+    let (a, b) = socketpair(
+        AddressFamily::UNIX,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )
+    .context("socketpair")?;
+    let a_write = a.try_clone().context("dup")?;
+    let mut manager: Manager<Count> =
+        Manager::with_state(Count { events: 0, target, error: None })?;
+    manager.add(a, Interest::READ, Timeout::Never, Pong)?;
+    manager.add(b, Interest::READ, Timeout::Never, Pong)?;
+    let start = Instant::now();
+    rustix::io::write(&a_write, b"x").context("first write")?;
+    manager.run()?;
+    let ns = start.elapsed().as_nanos();
+    let state = manager.state();
+    if let Some(e) = &state.error {
+        anyhow::bail!("{e}");
+    }
+    println!("{{\"events\":{},\"ns\":{ns}}}", state.events);
+    Ok(())
+}
