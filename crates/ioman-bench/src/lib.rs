@@ -8,7 +8,10 @@
 //!   records round-trip latency in a fixed-bucket [`histogram`];
 //! - the binaries `echo-raw` (plain rustix epoll, the ceiling), `echo-mio`, `echo-tokio` and
 //!   `pingpong-raw` (the dispatch-cost workload counted under callgrind), which share the
-//!   small helpers in [`cli`] and [`server`].
+//!   small helpers in [`cli`] and [`server`];
+//! - the binaries `pingpong-ioman` (the same workload through ioman-core),
+//!   `ioman-bench-timers` (timer costs against a `BinaryHeap`) and `idle-conns` (memory per
+//!   idle connection), which print [`record`]s for the harness.
 //!
 //! Nothing here is published; mio and tokio are dependencies of this crate only.
 #![forbid(unsafe_code)]
@@ -18,4 +21,5 @@ pub mod cli;
 pub mod histogram;
 pub mod loadgen;
 pub mod pattern;
+pub mod record;
 pub mod server;
