@@ -1,3 +1,72 @@
-//! `ioman-net`: listener and connection helpers (in progress).
+//! `ioman-net`: servers on top of the ioman manager. A protocol author implements
+//! [`Protocol`] — "here are the bytes that arrived, here is where replies go, tell me what you
+//! consumed" — and never touches epoll, an fd or a buffer. The crate supplies the rest:
+//!
+//! | piece | what it does |
+//! |---|---|
+//! | [`listen`], [`connect`], [`Endpoint`] | non-blocking, close-on-exec TCP (v4/v6) and Unix sockets |
+//! | [`Listener`] | bounded accept batches, `TCP_NODELAY`, a factory per connection, no spin on `EMFILE` |
+//! | [`Connection`] | per-event read budget, write queue with watermarks and vectored sends, half-close, idle timeout |
+//! | [`Net`] | the loop-wide state: your state `S`, shared scratch buffers, mailboxes, counters |
+//! | [`Peer`] | reach another connection by key: send, wake, half-close, close |
+//! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
+//! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
+//!
+//! # Example: an echo server
+//! ```no_run
+//! use ioman_core::Manager;
+//! use ioman_net::{ConnConfig, Listener, Net, Outbox, ProtoContext, Protocol};
+//! use std::time::Duration;
+//!
+//! struct Echo;
+//!
+//! impl Protocol for Echo {
+//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+//!         out.extend_from_slice(input);
+//!         input.len()
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let socket = ioman_net::listen(&"127.0.0.1:7000".parse()?, Default::default())?;
+//!     println!("echo: listening on {}", ioman_net::local_endpoint(&socket)?);
+//!     let mut manager: Manager<Net<()>> = Manager::new()?;
+//!     Listener::serve(ConnConfig::default(), || Echo).register(&mut manager, socket)?;
+//!     ioman_net::shutdown::on_signals(&mut manager, Duration::from_secs(5))?;
+//!     manager.run()?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Memory
+//! An idle connection owns no buffer: reads go through the loop's one read buffer, replies
+//! through the loop's scratch outbox, and a connection allocates only to keep a partial
+//! message or output the socket did not take — and frees it once consumed or sent.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+mod config;
+mod connection;
+mod endpoint;
+mod error;
+mod flags;
+mod listener;
+mod loops;
+mod net;
+mod outbox;
+mod peer;
+mod proto_context;
+mod protocol;
+pub mod shutdown;
+
+pub use config::{ConnConfig, ListenConfig};
+pub use connection::Connection;
+pub use endpoint::{BindOptions, Endpoint, connect, listen, local_endpoint};
+pub use error::NetError;
+pub use listener::{AcceptReport, Listener};
+pub use loops::Loops;
+pub use net::{DEFAULT_READ_BUFFER, Net, NetStats};
+pub use outbox::Outbox;
+pub use peer::Peer;
+pub use proto_context::ProtoContext;
+pub use protocol::{CloseReason, Protocol};

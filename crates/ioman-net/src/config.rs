@@ -1,0 +1,141 @@
+//! [`ConnConfig`] and [`ListenConfig`]: the knobs of connections and listeners, with defaults
+//! that suit a small server. Every knob bounds something: time, bytes per event, bytes per
+//! connection, connections per event.
+
+use ioman_core::Timeout;
+use std::time::Duration;
+
+/// How a [`Connection`](crate::Connection) reads, buffers and times out.
+///
+/// ```
+/// use ioman_net::ConnConfig;
+/// use ioman_core::Timeout;
+/// use std::time::Duration;
+/// let cfg = ConnConfig::default()
+///     .idle(Timeout::Idle(Duration::from_secs(30)))
+///     .watermarks(16 * 1024, 64 * 1024)
+///     .max_output(256 * 1024);
+/// assert_eq!(cfg.high_water(), 64 * 1024);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnConfig {
+    pub(crate) idle: Timeout,
+    pub(crate) read_budget: usize,
+    pub(crate) low_water: usize,
+    pub(crate) high_water: usize,
+    pub(crate) max_input: usize,
+    pub(crate) max_output: usize,
+}
+
+impl Default for ConnConfig {
+    /// Idle 60 s; read budget 64 KiB per event; watermarks 16 KiB / 64 KiB; at most 1 MiB of
+    /// unconsumed input and 8 MiB of pending output.
+    fn default() -> ConnConfig {
+        ConnConfig {
+            idle: Timeout::Idle(Duration::from_secs(60)),
+            read_budget: 64 * 1024,
+            low_water: 16 * 1024,
+            high_water: 64 * 1024,
+            max_input: 1024 * 1024,
+            max_output: 8 * 1024 * 1024,
+        }
+    }
+}
+
+impl ConnConfig {
+    /// The idle timeout: [`Protocol::on_idle`](crate::Protocol::on_idle) runs after this long
+    /// without a read or write event.
+    pub fn idle(mut self, idle: Timeout) -> ConnConfig {
+        self.idle = idle;
+        self
+    }
+
+    /// The most bytes read from this connection per readiness event (at least 1). The rest
+    /// waits for the next turn (epoll is level-triggered), so one fast peer cannot starve the
+    /// others.
+    pub fn read_budget(mut self, bytes: usize) -> ConnConfig {
+        self.read_budget = bytes.max(1);
+        self
+    }
+
+    /// Reading stops once `high` bytes of output are pending (the peer is not reading), and
+    /// resumes when they drain to `low` or less. `low` is clamped to at most `high`.
+    pub fn watermarks(mut self, low: usize, high: usize) -> ConnConfig {
+        self.high_water = high.max(1);
+        self.low_water = low.min(self.high_water);
+        self
+    }
+
+    /// The hard cap on pending output (at least the high watermark): past it the connection
+    /// is closed with [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow).
+    /// Only output that does not come from this connection's own input can get there (bytes
+    /// other connections send it, or one huge reply): the watermarks stop the rest.
+    pub fn max_output(mut self, bytes: usize) -> ConnConfig {
+        self.max_output = bytes;
+        self
+    }
+
+    /// The cap on input received but not consumed by the protocol (a message being
+    /// assembled): past it the connection is closed with
+    /// [`CloseReason::InputTooLarge`](crate::CloseReason::InputTooLarge).
+    pub fn max_input(mut self, bytes: usize) -> ConnConfig {
+        self.max_input = bytes.max(1);
+        self
+    }
+
+    /// The idle timeout.
+    pub fn idle_timeout(&self) -> Timeout {
+        self.idle
+    }
+
+    /// The high watermark.
+    pub fn high_water(&self) -> usize {
+        self.high_water
+    }
+
+    /// The low watermark.
+    pub fn low_water(&self) -> usize {
+        self.low_water
+    }
+
+    pub(crate) fn output_cap(&self) -> usize {
+        self.max_output.max(self.high_water)
+    }
+}
+
+/// How a [`Listener`](crate::Listener) accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenConfig {
+    pub(crate) batch: usize,
+    pub(crate) nodelay: bool,
+    pub(crate) backoff: Duration,
+}
+
+impl Default for ListenConfig {
+    /// Up to 64 accepts per event, `TCP_NODELAY` on, 100 ms pause when out of fds.
+    fn default() -> ListenConfig {
+        ListenConfig { batch: 64, nodelay: true, backoff: Duration::from_millis(100) }
+    }
+}
+
+impl ListenConfig {
+    /// The most connections accepted per readiness event (at least 1); the rest wait for the
+    /// next turn, so a connection storm cannot starve established connections.
+    pub fn batch(mut self, n: usize) -> ListenConfig {
+        self.batch = n.max(1);
+        self
+    }
+
+    /// Whether accepted TCP sockets get `TCP_NODELAY` (default on: replies go out at once).
+    pub fn nodelay(mut self, on: bool) -> ListenConfig {
+        self.nodelay = on;
+        self
+    }
+
+    /// How long accepting pauses after running out of file descriptors or another accept
+    /// failure (at least 1 ms).
+    pub fn backoff(mut self, pause: Duration) -> ListenConfig {
+        self.backoff = pause.max(Duration::from_millis(1));
+        self
+    }
+}

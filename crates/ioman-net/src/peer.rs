@@ -1,0 +1,143 @@
+//! [`Peer`]: how code reaches *another* connection of the same loop by its [`Key`] — send it
+//! bytes, wake it, ask it to half-close or close. This is what lets handlers cooperate (a chat
+//! room's broadcast, a proxy's two sides) without holding pointers to each other.
+//!
+//! Each request lands in the target's mailbox in the loop state ([`Net`]), and the target is
+//! woken by setting its timeout to zero: its handler then runs at the end of this turn (or
+//! right after the current callback, if the target is the connection being called). A key
+//! that is no longer a live connection is [`NetError::Gone`], never a crash.
+
+use crate::{Net, NetError, Outbox};
+use ioman_core::{Context, Key, Modify, Timeout};
+use std::time::Duration;
+
+/// Requests in a mailbox.
+pub(crate) const WAKE: u8 = 1;
+pub(crate) const SHUTDOWN_WRITE: u8 = 2;
+pub(crate) const CLOSE_AFTER_FLUSH: u8 = 4;
+pub(crate) const CLOSE: u8 = 8;
+
+/// One connection's mailbox: what others sent it since it last ran, and what it last
+/// published about its own output backlog.
+#[derive(Default)]
+pub(crate) struct Mail {
+    pub(crate) out: Outbox,
+    /// The owner's queued output as of its last run (so senders can apply backpressure).
+    pub(crate) backlog: usize,
+    /// The owner's timeout was set to zero to wake it; it restores its idle timeout.
+    pub(crate) poked: bool,
+    pub(crate) requests: u8,
+}
+
+impl Mail {
+    pub(crate) fn is_idle(&self) -> bool {
+        self.out.is_empty() && self.backlog == 0 && self.requests == 0 && !self.poked
+    }
+}
+
+/// Another connection of this loop, named by its [`Key`]: obtained from
+/// [`ProtoContext::conn`](crate::ProtoContext::conn), or with [`Peer::new`] from any
+/// [`Context`] (a listener's factory, a timer, a raw handler).
+///
+/// Requests take effect when the target next runs, at the latest at the end of this turn, in
+/// the order they were made; bytes sent are queued after the target's own pending output.
+///
+/// ```
+/// use ioman_net::{Net, NetError, Peer};
+/// use ioman_core::{Context, Key};
+///
+/// /// Sends `line` to every member but `from`; forgets members that are gone.
+/// fn broadcast(cx: &mut Context<'_, Net<Vec<Key>>>, from: Key, line: &[u8]) {
+///     let members = cx.state().app().clone();
+///     for key in members.into_iter().filter(|&k| k != from) {
+///         if let Err(NetError::Gone(_)) = Peer::new(cx, key).send(line) {
+///             cx.state().app_mut().retain(|&k| k != key);
+///         }
+///     }
+/// }
+/// ```
+pub struct Peer<'a, 'b, S: 'static> {
+    cx: &'a mut Context<'b, Net<S>>,
+    key: Key,
+}
+
+impl<'a, 'b, S: 'static> Peer<'a, 'b, S> {
+    /// The connection `key`, reached through `cx`.
+    pub fn new(cx: &'a mut Context<'b, Net<S>>, key: Key) -> Peer<'a, 'b, S> {
+        Peer { cx, key }
+    }
+
+    /// The target's key.
+    pub fn key(&self) -> Key {
+        self.key
+    }
+
+    /// Whether the target is still a live connection.
+    pub fn is_alive(&mut self) -> bool {
+        let key = self.key;
+        self.cx.contains(key) && self.cx.state().conns.contains(&key)
+    }
+
+    /// Bytes waiting for the target: sent to its mailbox since it last ran, plus its own
+    /// queued output as of then. Use it for backpressure (stop reading from a source while a
+    /// sink is backed up).
+    pub fn pending(&mut self) -> usize {
+        let key = self.key;
+        self.cx.state().mail.get(&key).map_or(0, |m| m.out.len() + m.backlog)
+    }
+
+    /// Queues `bytes` for the target; returns [`pending`](Self::pending) afterwards.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<usize, NetError> {
+        let mail = self.mailbox()?;
+        mail.out.extend_from_slice(bytes);
+        Ok(mail.out.len() + mail.backlog)
+    }
+
+    /// Calls the target's [`Protocol::on_wake`](crate::Protocol::on_wake).
+    pub fn wake(&mut self) -> Result<(), NetError> {
+        self.request(WAKE)
+    }
+
+    /// Shuts down the target's sending side once everything queued for it (including bytes
+    /// sent through this `Peer` before) has been sent: forwards a half-close.
+    pub fn shutdown_write(&mut self) -> Result<(), NetError> {
+        self.request(SHUTDOWN_WRITE)
+    }
+
+    /// Closes the target once everything queued for it has been sent.
+    pub fn close_after_flush(&mut self) -> Result<(), NetError> {
+        self.request(CLOSE_AFTER_FLUSH)
+    }
+
+    /// Closes the target when it next runs, discarding its pending output; its
+    /// [`on_close`](crate::Protocol::on_close) sees [`CloseReason::Closed`](crate::CloseReason).
+    pub fn close(&mut self) -> Result<(), NetError> {
+        self.request(CLOSE)
+    }
+
+    fn request(&mut self, what: u8) -> Result<(), NetError> {
+        self.mailbox()?.requests |= what;
+        Ok(())
+    }
+
+    /// The target's mailbox, after making sure the target will look at it.
+    fn mailbox(&mut self) -> Result<&mut Mail, NetError> {
+        let key = self.key;
+        if !self.is_alive() {
+            self.cx.state().forget(key);
+            return Err(NetError::Gone(key));
+        }
+        let is_current = self.cx.key() == key; // it looks at its mail after this callback
+        let poked = self.cx.state().mail.get(&key).is_some_and(|m| m.poked);
+        if !is_current && !poked {
+            let zero = Modify::new().timeout(Timeout::Idle(Duration::ZERO));
+            if self.cx.modify(key, zero).is_err() {
+                self.cx.state().forget(key);
+                return Err(NetError::Gone(key));
+            }
+        }
+        let mail = self.cx.state().mail.entry(key).or_default();
+        mail.poked |= !is_current;
+        Ok(mail)
+    }
+}

@@ -1,0 +1,93 @@
+//! [`ProtoContext`]: what a [`Protocol`](crate::Protocol) hook can do besides appending output —
+//! reach the application state, end or half-close its own connection, pause its input, and
+//! reach other connections through [`Peer`]. It wraps the manager's
+//! [`Context`](ioman_core::Context), which stays available for anything else.
+
+use crate::flags::Flags;
+use crate::{Net, Peer};
+use ioman_core::{Context, Key, Stats};
+use std::time::Instant;
+
+/// The handle every [`Protocol`](crate::Protocol) hook gets.
+///
+/// Requests about the own connection (`close`, `close_after_flush`, `shutdown_write`,
+/// `pause_reading`) take effect when the hook returns.
+pub struct ProtoContext<'a, 'b, S: 'static = ()> {
+    pub(crate) cx: &'a mut Context<'b, Net<S>>,
+    pub(crate) flags: &'a mut Flags,
+}
+
+impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
+    /// This connection's key: how other connections reach it with [`conn`](Self::conn).
+    pub fn key(&self) -> Key {
+        self.cx.key()
+    }
+
+    /// The time this loop turn started (read once per turn, after `epoll_wait`).
+    pub fn now(&self) -> Instant {
+        self.cx.now()
+    }
+
+    /// The application's loop-wide state.
+    pub fn state(&mut self) -> &mut S {
+        self.cx.state().app_mut()
+    }
+
+    /// The whole loop state, with counters and connection count.
+    pub fn net(&mut self) -> &mut Net<S> {
+        self.cx.state()
+    }
+
+    /// The manager's counters.
+    pub fn stats(&self) -> Stats {
+        self.cx.stats()
+    }
+
+    /// Closes this connection when the hook returns; pending output is discarded.
+    pub fn close(&mut self) {
+        self.flags.set(Flags::CLOSE_NOW);
+    }
+
+    /// Closes this connection once all pending output is sent; no more input is delivered.
+    pub fn close_after_flush(&mut self) {
+        self.flags.set(Flags::CLOSE_AFTER_FLUSH);
+    }
+
+    /// Shuts down the sending side (`shutdown(SHUT_WR)`: the peer reads end of stream) once
+    /// all pending output is sent. Reading goes on; output written afterwards is discarded.
+    /// When the peer's end of stream has also arrived, the connection closes by itself.
+    pub fn shutdown_write(&mut self) {
+        self.flags.set(Flags::SHUTDOWN_WANTED);
+    }
+
+    /// Stops delivering input (the kernel buffers it, then the peer's sends block) until
+    /// [`resume_reading`](Self::resume_reading). Output keeps flowing.
+    pub fn pause_reading(&mut self) {
+        self.flags.set(Flags::PAUSED);
+    }
+
+    /// Undoes [`pause_reading`](Self::pause_reading).
+    pub fn resume_reading(&mut self) {
+        self.flags.clear(Flags::PAUSED);
+    }
+
+    /// Whether reading is paused by this protocol.
+    pub fn is_reading_paused(&self) -> bool {
+        self.flags.has(Flags::PAUSED)
+    }
+
+    /// Whether the server is shutting down gracefully.
+    pub fn is_draining(&mut self) -> bool {
+        self.cx.state().draining.is_some()
+    }
+
+    /// Another connection of this loop (or this one), to send to, wake or close.
+    pub fn conn(&mut self, key: Key) -> Peer<'_, 'b, S> {
+        Peer::new(self.cx, key)
+    }
+
+    /// The manager's context: add registrations or timers, close arbitrary keys, stop.
+    pub fn context(&mut self) -> &mut Context<'b, Net<S>> {
+        self.cx
+    }
+}

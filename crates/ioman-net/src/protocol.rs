@@ -1,0 +1,153 @@
+//! [`Protocol`]: the one trait a protocol author implements. It sees bytes that arrived, a place
+//! to put replies and a [`ProtoContext`]; it never sees an fd, epoll, a buffer policy or a
+//! partial write. [`Connection`](crate::Connection) does all of that and calls it.
+//!
+//! # Why this shape
+//! - **`input` is everything received and not yet consumed**, and `on_data` returns how much
+//!   it consumed. An incomplete message is simply left unconsumed and offered again, with the
+//!   next bytes appended, so parsers need no state of their own for split reads. The connection
+//!   keeps (and allocates for) leftover bytes only when there are some.
+//! - **`out` is an [`Outbox`]**, not a socket: appending never blocks and never fails. The
+//!   connection sends it as soon as the socket takes it, arms `EPOLLOUT` only while something
+//!   is left, and stops reading while too much is waiting (watermarks). Encoders that want a
+//!   `&mut Vec<u8>` get one from [`Outbox::vec`] at no extra copy.
+//! - **Other connections are reached by [`Key`](ioman_core::Key)** through
+//!   [`ProtoContext::conn`]: bytes and requests are posted to the target's mailbox in the
+//!   loop state and the target is woken in the same turn, so no protocol ever holds a pointer
+//!   to another, and a target that closed in the meantime is an error value, not a crash.
+//! - **Every hook but `on_data` has a default** that does the usual thing (close on end of
+//!   stream, close on idle, close after flushing on server shutdown), so a protocol overrides
+//!   only what it cares about.
+//!
+//! # Example: the whole echo protocol
+//! ```
+//! use ioman_net::{Outbox, ProtoContext, Protocol};
+//!
+//! struct Echo;
+//!
+//! impl Protocol for Echo {
+//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+//!         out.extend_from_slice(input);
+//!         input.len()
+//!     }
+//! }
+//! ```
+
+use crate::{Outbox, ProtoContext};
+use std::io;
+
+/// A byte-stream protocol, one value per connection, driven by a
+/// [`Connection`](crate::Connection).
+///
+/// `S` is the application's loop-wide state, reached through [`ProtoContext::state`] (the
+/// manager holds it inside a [`Net<S>`](crate::Net)).
+///
+/// # Call order
+/// All hooks run on the loop's thread, one at a time. For one connection:
+/// `on_data`* (interleaved with `on_drained`, `on_wake`, `on_idle`), then at most one
+/// `on_eof`, at most one `on_shutdown`, and finally exactly one `on_close` — unless the
+/// registration is closed from outside the connection (by [`Manager::close`] or
+/// [`Context::close_key`], or by dropping the manager), which drops the protocol without
+/// `on_close`.
+///
+/// Output written in any hook but `on_close` is sent in order. After [`ProtoContext::close`]
+/// no further hook except `on_close` runs; after [`ProtoContext::close_after_flush`] no further
+/// input is delivered.
+///
+/// [`Manager::close`]: ioman_core::Manager::close
+/// [`Context::close_key`]: ioman_core::Context::close_key
+pub trait Protocol<S: 'static = ()>: 'static {
+    /// Bytes arrived. `input` holds every byte received and not yet consumed, oldest first;
+    /// append replies to `out` and return how many bytes of `input` were used (at most
+    /// `input.len()`; larger values are clamped). Unconsumed bytes are offered again, followed
+    /// by new ones, on the next call.
+    ///
+    /// If unconsumed input reaches [`ConnConfig::max_input`](crate::ConnConfig::max_input),
+    /// the connection is closed with [`CloseReason::InputTooLarge`] — a protocol must consume
+    /// what it cannot parse.
+    fn on_data(
+        &mut self,
+        input: &[u8],
+        out: &mut Outbox,
+        cx: &mut ProtoContext<'_, '_, S>,
+    ) -> usize;
+
+    /// The peer shut down its sending side (end of stream; `read` returned 0). No more input
+    /// will come, but the connection can still send. The default closes after flushing; a
+    /// protocol that still has something to say (or a proxy forwarding the half-close)
+    /// overrides it.
+    fn on_eof(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = out;
+        cx.close_after_flush();
+    }
+
+    /// Everything queued for the peer has been sent (called once per transition from "output
+    /// pending" to "all sent"). A protocol streaming a large reply appends its next piece
+    /// here, keeping memory bounded.
+    fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = (out, cx);
+    }
+
+    /// Another connection (or code holding a [`Context`](ioman_core::Context)) called
+    /// [`Peer::wake`](crate::Peer::wake) for this one. The default does nothing.
+    fn on_wake(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = (out, cx);
+    }
+
+    /// The connection was idle for its [`ConnConfig::idle`](crate::ConnConfig::idle). The
+    /// default closes at once. If the hook neither closes nor sets anything, the idle timer
+    /// starts again.
+    fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = out;
+        cx.close();
+    }
+
+    /// The server is shutting down gracefully (see [`shutdown`](crate::shutdown)). Called at
+    /// most once. The default closes once queued output is flushed; a protocol with a request
+    /// in flight can keep going until the drain deadline, when it is closed regardless.
+    fn on_shutdown(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = out;
+        cx.close_after_flush();
+    }
+
+    /// The connection is closing, for `reason`; the fd is closed right after. Output can no
+    /// longer be sent, but other connections can still be reached through
+    /// [`ProtoContext::conn`] (e.g. to announce a departure, or to close a proxied peer).
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = (reason, cx);
+    }
+}
+
+/// Why a [`Connection`](crate::Connection) ended, as told to [`Protocol::on_close`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The protocol asked for it ([`ProtoContext::close`], or `close_after_flush` once the
+    /// output was sent), or another connection did through [`Peer`](crate::Peer).
+    Closed,
+    /// Both directions finished cleanly: the peer sent end of stream and our side was shut
+    /// down after everything was sent.
+    Done,
+    /// The peer hung up in both directions (`EPOLLHUP`) while output or input was still
+    /// expected.
+    Hangup,
+    /// A read, a write or the socket itself failed (e.g. `ECONNRESET`, `EPIPE`).
+    Error(io::Error),
+    /// An outgoing connection ([`Connection::connecting`](crate::Connection::connecting))
+    /// could not be established.
+    ConnectFailed(io::Error),
+    /// More than [`ConnConfig::max_output`](crate::ConnConfig::max_output) bytes were waiting
+    /// for a peer that does not read: the slow consumer was disconnected.
+    OutputOverflow,
+    /// More than [`ConnConfig::max_input`](crate::ConnConfig::max_input) bytes were received
+    /// without the protocol consuming them.
+    InputTooLarge,
+}
+
+impl CloseReason {
+    /// Whether the connection ended without a fault (the protocol or a peer asked for it, or
+    /// both sides finished).
+    pub fn is_clean(&self) -> bool {
+        matches!(self, CloseReason::Closed | CloseReason::Done)
+    }
+}

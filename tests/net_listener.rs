@@ -1,0 +1,125 @@
+//! The listener on real sockets: bounded accept batches, `TCP_NODELAY`, the factory, and
+//! serving over IPv4, IPv6 (skipped when `::1` is not configured) and Unix sockets.
+
+#[path = "support/net.rs"]
+mod net;
+
+use ioman::Manager;
+use ioman::net::{BindOptions, ConnConfig, Endpoint, ListenConfig, Listener, Net};
+use net::*;
+use std::io::Write;
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+
+type M = Manager<Net<Log>>;
+
+fn manager() -> M {
+    Manager::with_state(Net::new(Log::default())).expect("manager")
+}
+
+fn tcp_addr(fd: &rustix::fd::OwnedFd) -> std::net::SocketAddr {
+    match ioman::net::local_endpoint(fd).expect("local address") {
+        Endpoint::Tcp(addr) => addr,
+        other => panic!("not TCP: {other}"),
+    }
+}
+
+#[test]
+fn accepts_in_bounded_batches() {
+    let mut m = manager();
+    let socket =
+        ioman::net::listen(&"127.0.0.1:0".parse().unwrap(), BindOptions::default()).unwrap();
+    let addr = tcp_addr(&socket);
+    let listener = Listener::serve(ConnConfig::default(), Script::echo);
+    listener.config(ListenConfig::default().batch(3)).register(&mut m, socket).unwrap();
+    // Connections complete in the kernel's backlog before the loop accepts them.
+    let clients: Vec<TcpStream> = (0..10).map(|_| connect(addr)).collect();
+    m.turn(Some(WAIT)).unwrap();
+    assert_eq!(m.state().stats().accepted, 3, "one event accepted more than the batch");
+    turn_until(&mut m, 50, |m| m.state().stats().accepted == 10);
+    let stats = m.state().stats();
+    assert_eq!(m.state().connections(), 10);
+    assert!(
+        stats.accept_calls <= 10 + 4 + 2,
+        "{} accept calls for 10 connections",
+        stats.accept_calls
+    );
+    drop(clients);
+}
+
+#[test]
+fn accepted_sockets_get_nodelay_and_the_factory_owns_them() {
+    let mut m = manager();
+    let socket =
+        ioman::net::listen(&"127.0.0.1:0".parse().unwrap(), BindOptions::default()).unwrap();
+    let addr = tcp_addr(&socket);
+    Listener::new(|socket, cx: &mut ioman::Context<'_, Net<Log>>| {
+        let nodelay = rustix::net::sockopt::tcp_nodelay(&socket).unwrap();
+        let key = cx.key();
+        cx.state().app_mut().events.push((key, format!("nodelay:{nodelay}")));
+        drop(socket); // the factory may refuse a connection by dropping it
+    })
+    .register(&mut m, socket)
+    .unwrap();
+    let mut client = connect(addr);
+    turn_until(&mut m, 50, |m| m.state().stats().accepted == 1);
+    assert_eq!(m.state().app().count("nodelay:true"), 1);
+    assert_eof(&mut client);
+}
+
+/// Serves echo on `endpoint` from a manager on this thread and checks one exchange.
+fn echo_once(endpoint: &Endpoint) {
+    let mut m = manager();
+    let socket = ioman::net::listen(endpoint, BindOptions::default()).unwrap();
+    let local = ioman::net::local_endpoint(&socket).unwrap();
+    Listener::serve(ConnConfig::default(), Script::echo).register(&mut m, socket).unwrap();
+    let mut client: Box<dyn ReadWrite> = match &local {
+        Endpoint::Tcp(addr) => Box::new(connect(*addr)),
+        Endpoint::Unix(path) => {
+            let s = UnixStream::connect(path).unwrap();
+            s.set_read_timeout(Some(WAIT)).unwrap();
+            Box::new(s)
+        }
+    };
+    client.write_all(b"over the wire").unwrap();
+    turn_until(&mut m, 50, |m| m.state().stats().bytes_written == 13);
+    assert_eq!(read_n(&mut client, 13), b"over the wire");
+}
+
+trait ReadWrite: std::io::Read + std::io::Write {}
+impl<T: std::io::Read + std::io::Write> ReadWrite for T {}
+
+#[test]
+fn serves_ipv4() {
+    echo_once(&"127.0.0.1:0".parse().unwrap());
+}
+
+#[test]
+fn serves_ipv6_when_available() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: ::1 is not configured on this host");
+        return;
+    }
+    echo_once(&"[::1]:0".parse().unwrap());
+}
+
+#[test]
+fn serves_unix_sockets() {
+    let dir = std::env::temp_dir().join(format!("ioman-net-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("echo.sock");
+    let _ = std::fs::remove_file(&path);
+    echo_once(&Endpoint::Unix(path.clone()));
+    std::fs::remove_file(&path).unwrap();
+    std::fs::remove_dir(&dir).unwrap();
+}
+
+#[test]
+fn bad_addresses_are_errors() {
+    for bad in ["", "nonsense", "unix:", "127.0.0.1:99999", "[::1:80"] {
+        assert!(bad.parse::<Endpoint>().is_err(), "{bad:?} parsed");
+    }
+    let long = format!("unix:/{}", "x".repeat(200));
+    let endpoint: Endpoint = long.parse().unwrap();
+    assert!(ioman::net::listen(&endpoint, BindOptions::default()).is_err());
+}
