@@ -1,89 +1,92 @@
-//! A TCP echo server written directly against ioman-core's `Handler`: every byte a client sends
-//! comes back. Run it with `cargo run --example echo` (default 127.0.0.1:7000) and try
-//! `nc 127.0.0.1 7000`.
+//! `echo`: a TCP (or Unix socket) echo server on ioman-net — every byte a client sends comes
+//! back. The whole protocol is the ten lines of `Echo`; listening, buffering, backpressure,
+//! idle timeouts and graceful shutdown come from ioman-net. Compare `handler_echo.rs`, the
+//! same server written against the raw `Handler` trait.
 //!
-//! The user-written part is the two handlers: `Acceptor` registers each new connection, and
-//! `Echo` reads what arrived and writes it back.
+//! ```text
+//! cargo run --release --example echo -- --listen 127.0.0.1:7000 [--threads N]
+//! nc 127.0.0.1 7000
+//! ```
+//! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
 
 use anyhow::{Context as _, Result};
-use ioman::{Context, Handler, Interest, Manager, Timeout};
-use rustix::fd::BorrowedFd;
-use rustix::net::{SocketFlags, accept_with};
-use std::net::TcpListener;
+use ioman::net::{ConnConfig, Listener, Loops, Net, NetError, Outbox, ProtoContext, Protocol};
+use ioman::{Key, Manager};
+use rustix::fd::OwnedFd;
 use std::time::Duration;
 
-/// Accepts connections and hands each to an `Echo` with a 60 s idle timeout.
-struct Acceptor;
+/// Sends every byte back, in order. No allocation per message: input is the loop's read
+/// buffer and the reply goes through the loop's scratch outbox.
+pub struct Echo;
 
-impl Handler for Acceptor {
-    fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, ()>) {
-        // Accept what is pending, up to a bound, so one busy listener cannot hog a turn.
-        for _ in 0..64 {
-            let Ok(conn) = accept_with(fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) else {
-                return; // WouldBlock (nothing left) or a transient error: wait for the next event
-            };
-            let idle = Timeout::Idle(Duration::from_secs(60));
-            let _ = cx.add(conn, Interest::READ, idle, Echo { buf: vec![0; 16 * 1024], len: 0 });
-        }
+impl Protocol for Echo {
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+        out.extend_from_slice(input);
+        input.len()
     }
 }
 
-/// Echoes bytes back; while the peer is slow to read, stops reading and waits to write.
-struct Echo {
-    buf: Vec<u8>,
-    len: usize, // bytes read but not yet written back
-}
+/// How long connections may drain after SIGINT/SIGTERM.
+pub const GRACE: Duration = Duration::from_secs(5);
 
-impl Handler for Echo {
-    fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, ()>) {
-        match rustix::io::read(fd, &mut self.buf) {
-            Ok(0) => cx.close(), // end of stream
-            Ok(n) => {
-                self.len = n;
-                self.on_write(fd, cx);
-            }
-            Err(e) if e == rustix::io::Errno::AGAIN => {}
-            Err(_) => cx.close(),
-        }
-    }
-
-    fn on_write(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, ()>) {
-        match rustix::net::send(fd, &self.buf[..self.len], rustix::net::SendFlags::NOSIGNAL) {
-            Ok(n) => {
-                self.buf.copy_within(n..self.len, 0);
-                self.len -= n;
-            }
-            Err(e) if e == rustix::io::Errno::AGAIN => {}
-            Err(_) => return cx.close(),
-        }
-        // Read again only once everything was written back: memory stays bounded.
-        cx.set_interest(if self.len == 0 { Interest::READ } else { Interest::WRITE });
-    }
+/// Registers an echo listener for `socket` (from [`ioman::net::listen`]) with `manager`.
+pub fn build(
+    manager: &mut Manager<Net<()>>,
+    socket: OwnedFd,
+    config: ConnConfig,
+) -> Result<Key, NetError> {
+    Listener::serve(config, || Echo).register(manager, socket)
 }
 
 fn main() -> Result<()> {
-    let addr = parse_listen(std::env::args().skip(1))?;
-    let listener = TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
-    listener.set_nonblocking(true)?;
-    println!("echo: listening on {}", listener.local_addr()?);
-    let mut manager: Manager = Manager::new()?;
-    manager.add(listener, Interest::READ, Timeout::Never, Acceptor)?;
+    let args = Args::parse(std::env::args().skip(1))?;
+    if args.threads > 1 {
+        let loops = Loops::spawn(args.threads, &args.listen, |_, socket| {
+            let mut manager = Manager::new()?;
+            build(&mut manager, socket, ConnConfig::default())?;
+            Ok(manager)
+        })?;
+        println!("echo: listening on {} ({} loops)", loops.local_addr(), loops.len());
+        return Ok(loops.run_until_signal(GRACE)?);
+    }
+    let socket = ioman::net::listen(&args.listen, Default::default())
+        .with_context(|| format!("listening on {}", args.listen))?;
+    println!("echo: listening on {}", ioman::net::local_endpoint(&socket)?);
+    let mut manager = Manager::new()?;
+    build(&mut manager, socket, ConnConfig::default())?;
+    ioman::net::shutdown::on_signals(&mut manager, GRACE)?;
     manager.run()?;
     Ok(())
 }
 
-/// `--listen ADDR` (default 127.0.0.1:7000) and `--help`.
-fn parse_listen(mut args: impl Iterator<Item = String>) -> Result<String> {
-    let mut addr = "127.0.0.1:7000".to_owned();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => addr = args.next().context("--listen needs an address")?,
-            "--help" | "-h" => {
-                println!("usage: echo [--listen ADDR]   (default 127.0.0.1:7000)");
-                std::process::exit(0);
+/// `--listen ADDR` (default 127.0.0.1:7000), `--threads N` (default 1), `--help`.
+struct Args {
+    listen: ioman::net::Endpoint,
+    threads: usize,
+}
+
+impl Args {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
+        let mut parsed = Args { listen: "127.0.0.1:7000".parse()?, threads: 1 };
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--listen" => {
+                    parsed.listen = args.next().context("--listen needs an address")?.parse()?
+                }
+                "--threads" => {
+                    parsed.threads = args.next().context("--threads needs a number")?.parse()?
+                }
+                "--help" | "-h" => {
+                    println!(
+                        "usage: echo [--listen ADDR] [--threads N]\n  \
+                         ADDR: 127.0.0.1:7000 (default), [::1]:7000 or unix:/path/to.sock\n  \
+                         N: event loops, one per thread, sharing the port (default 1)"
+                    );
+                    std::process::exit(0);
+                }
+                other => anyhow::bail!("unknown argument {other:?}; try --help"),
             }
-            other => anyhow::bail!("unknown argument {other:?}; try --help"),
         }
+        Ok(parsed)
     }
-    Ok(addr)
 }

@@ -1,0 +1,119 @@
+//! The `httpd` server: the sans-IO HTTP core ([`proto`]) wired to an ioman-net
+//! [`Connection`](ioman::net::Connection) through the [`Protocol`] trait. Kept apart from
+//! `main.rs` so that `tests/httpd_example.rs` can run the very same server in-process.
+//!
+//! Timeouts: a connection idle for `idle` is closed (with a 408 if a request was half sent).
+//! Because activity resets the idle timer, a client trickling a request byte by byte would
+//! never be idle; so a request that arrives in pieces also gets a hard deadline of `idle` from
+//! its first byte, kept by a standalone ioman timer that wakes the connection. Requests that
+//! arrive whole (the common case) arm no timer.
+
+#[path = "proto.rs"]
+pub mod proto;
+
+use ioman::net::{ConnConfig, Listener, Net, NetError, Outbox, Peer, ProtoContext, Protocol};
+use ioman::{Context, Handler, Key, Manager, Timeout, Timer};
+use proto::http::HttpSession;
+use proto::site::Site;
+use rustix::fd::{BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+/// The most unconsumed input a connection keeps: the request head limit plus room to spare.
+const MAX_INPUT: usize = 64 * 1024;
+
+/// One HTTP connection.
+pub struct Http {
+    session: HttpSession,
+    idle: Duration,
+    /// When the request now partly received started, and the timer guarding its deadline.
+    partial: Option<(Instant, Key)>,
+}
+
+impl Http {
+    /// A connection's protocol, with `idle` as both its idle timeout and its request deadline.
+    pub fn new(idle: Duration) -> Http {
+        Http { session: HttpSession::new(), idle, partial: None }
+    }
+
+    /// Answers 408 and closes if the partial request is past its deadline.
+    fn enforce_deadline(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+        if let Some((started, _)) = self.partial {
+            if cx.now() >= started + self.idle && self.session.on_idle_timeout(out.vec()) {
+                cx.close_after_flush();
+            }
+        }
+    }
+
+    /// Cancels the request-deadline timer, if one is armed.
+    fn disarm(&mut self, cx: &mut ProtoContext<'_, '_, Site>) {
+        if let Some((_, timer)) = self.partial.take() {
+            let _ = cx.context().close_key(timer);
+        }
+    }
+}
+
+impl Protocol<Site> for Http {
+    fn on_data(
+        &mut self,
+        input: &[u8],
+        out: &mut Outbox,
+        cx: &mut ProtoContext<'_, '_, Site>,
+    ) -> usize {
+        let progress = self.session.on_bytes(cx.state(), input, out.vec());
+        if progress.close {
+            cx.close_after_flush();
+            self.disarm(cx);
+        } else if !self.session.has_partial_request() {
+            self.disarm(cx);
+        } else if self.partial.is_none() {
+            let conn = cx.key();
+            let guard = RequestDeadline { conn };
+            if let Ok(timer) = cx.context().add_timer(Timer::once(self.idle), guard) {
+                self.partial = Some((cx.now(), timer));
+            }
+        } else {
+            self.enforce_deadline(out, cx);
+        }
+        progress.consumed
+    }
+
+    fn on_wake(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+        self.enforce_deadline(out, cx);
+    }
+
+    fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+        self.session.on_idle_timeout(out.vec());
+        cx.close_after_flush();
+    }
+
+    fn on_close(&mut self, _reason: &ioman::net::CloseReason, cx: &mut ProtoContext<'_, '_, Site>) {
+        self.disarm(cx);
+    }
+}
+
+/// The standalone timer behind a partial request's deadline: when due, it wakes the
+/// connection (which answers 408) and ends itself.
+struct RequestDeadline {
+    conn: Key,
+}
+
+impl Handler<Net<Site>> for RequestDeadline {
+    fn on_timeout(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<Site>>) {
+        let _ = Peer::new(cx, self.conn).wake();
+        cx.close();
+    }
+}
+
+/// The connection settings of the server: the idle timeout and the input cap.
+pub fn conn_config(idle: Duration) -> ConnConfig {
+    ConnConfig::default().idle(Timeout::Idle(idle)).max_input(MAX_INPUT)
+}
+
+/// Serves the manager's [`Site`] on `socket` (from [`ioman::net::listen`]).
+pub fn build(
+    manager: &mut Manager<Net<Site>>,
+    socket: OwnedFd,
+    idle: Duration,
+) -> Result<Key, NetError> {
+    Listener::serve(conn_config(idle), move || Http::new(idle)).register(manager, socket)
+}

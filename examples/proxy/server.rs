@@ -1,0 +1,131 @@
+//! The TCP forwarder: each accepted client gets its own upstream connection, and bytes flow
+//! both ways. Every piece of transport policy is ioman-net's; this file only pairs the two
+//! sides:
+//! - the upstream socket is connected without blocking ([`Connection::connecting`]: write
+//!   readiness, then `SO_ERROR`); what the client sends meanwhile waits in its mailbox;
+//! - backpressure: a side stops reading while more than the high watermark waits for its
+//!   partner, and the partner wakes it when its output has drained;
+//! - half-close: end of stream from one side becomes `shutdown(SHUT_WR)` on the other, after
+//!   everything before it was sent; a pair whose both directions finished closes by itself;
+//! - when one side closes for good (error, reset, idle), the other is closed after a flush.
+//!
+//! This file is shared by `main.rs` and the tests (`#[path]`), so it holds no `main`.
+
+use ioman::net::{CloseReason, ConnConfig, Connection, Endpoint, Listener, Net, NetError, Peer};
+use ioman::net::{Outbox, ProtoContext, Protocol};
+use ioman::{Context, Key, Manager, Modify, Timeout};
+use rustix::fd::OwnedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The loop-wide state: where to forward to.
+pub struct Upstream {
+    /// The address every client is forwarded to.
+    pub to: Endpoint,
+}
+
+/// The connection settings the proxy uses: 5 min idle per side, 64 KiB high watermark. The
+/// output cap stays at the default 8 MiB: when a side hangs up while paused, what the kernel
+/// still buffered for it (up to its receive buffer, a few MiB) is handed over in one go.
+pub fn config() -> ConnConfig {
+    ConnConfig::default()
+        .idle(Timeout::Idle(Duration::from_secs(300)))
+        .watermarks(16 * 1024, 64 * 1024)
+}
+
+/// Registers the proxy listener for `socket` with `manager`.
+pub fn build(
+    manager: &mut Manager<Net<Upstream>>,
+    socket: OwnedFd,
+    config: ConnConfig,
+) -> Result<Key, NetError> {
+    let config = Arc::new(config);
+    Listener::new(move |client, cx: &mut Context<'_, Net<Upstream>>| {
+        if let Err(e) = pair(client, cx, &config) {
+            eprintln!("proxy: cannot forward to {}: {e}", cx.state().app().to);
+        }
+    })
+    .register(manager, socket)
+}
+
+/// Starts the upstream connection and registers both sides, each knowing the other's key.
+fn pair(
+    client: OwnedFd,
+    cx: &mut Context<'_, Net<Upstream>>,
+    config: &Arc<ConnConfig>,
+) -> Result<(), NetError> {
+    let upstream = ioman::net::connect(&cx.state().app().to)?;
+    let high = config.high_water();
+    let up =
+        Connection::connecting(Side { peer: None, high }, config.clone()).register(cx, upstream)?;
+    let down =
+        match Connection::new(Side { peer: Some(up), high }, config.clone()).register(cx, client) {
+            Ok(down) => down,
+            Err(e) => {
+                let _ = Peer::new(cx, up).close();
+                return Err(e);
+            }
+        };
+    // The upstream side was registered first, so it learns its partner now, before it runs.
+    let side = Connection::connecting(Side { peer: Some(down), high }, config.clone());
+    cx.modify(up, Modify::new().handler(side))?;
+    Ok(())
+}
+
+/// One side of a forwarded pair: what it reads goes to `peer`.
+pub struct Side {
+    peer: Option<Key>,
+    /// Stop reading while this much waits for the peer.
+    high: usize,
+}
+
+impl Protocol<Upstream> for Side {
+    fn on_data(
+        &mut self,
+        input: &[u8],
+        _: &mut Outbox,
+        cx: &mut ProtoContext<'_, '_, Upstream>,
+    ) -> usize {
+        let Some(peer) = self.peer else {
+            cx.close();
+            return input.len();
+        };
+        match cx.conn(peer).send(input) {
+            Ok(pending) if pending >= self.high => cx.pause_reading(),
+            Ok(_) => {}
+            Err(_) => cx.close(),
+        }
+        input.len()
+    }
+
+    fn on_eof(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Upstream>) {
+        // Forward the half-close; keep sending the other direction.
+        if let Some(peer) = self.peer {
+            if cx.conn(peer).shutdown_write().is_err() {
+                cx.close();
+            }
+        }
+    }
+
+    fn on_drained(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Upstream>) {
+        // Our output drained: the partner may have paused reading because of us.
+        if let Some(peer) = self.peer {
+            let _ = cx.conn(peer).wake();
+        }
+    }
+
+    fn on_wake(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Upstream>) {
+        cx.resume_reading();
+    }
+
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Upstream>) {
+        if let CloseReason::ConnectFailed(e) = reason {
+            eprintln!("proxy: connecting to {} failed: {e}", cx.state().to);
+        }
+        // After `Done` the partner finishes by itself (both half-closes were forwarded);
+        // otherwise (reset, idle, connect failure...) it goes once its output is flushed.
+        if let (Some(peer), false) = (self.peer, matches!(reason, CloseReason::Done)) {
+            let _ = cx.conn(peer).close_after_flush();
+        }
+    }
+}
