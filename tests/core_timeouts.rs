@@ -197,3 +197,13 @@ fn resetting_a_deadline_does_not_grow_the_timer_heap() {
     poll(&mut m);
     assert_eq!(m.state().calls("p").last(), Some(&Call::Timeout));
 }
+
+#[test]
+fn a_due_deadline_is_not_slept_past_with_a_manual_clock() {
+    let (mut m, clock) = manual();
+    m.add_timer(Timer::once(S), Probe::new("t")).unwrap();
+    clock.advance(S);
+    // An hour's limit: the due timer must fire now, not after a real hour.
+    m.turn(Some(Duration::from_secs(3600))).unwrap();
+    assert_eq!(m.state().calls("t"), [Call::Timeout]);
+}

@@ -16,6 +16,7 @@ pub enum Call {
     Timeout,
     Error,
     Hangup,
+    Wake,
 }
 
 /// Loop-wide state of the tests: a log of callbacks and named keys.
@@ -46,11 +47,12 @@ pub struct Probe {
     write: Option<Hook>,
     timeout: Option<Hook>,
     error: Option<Hook>,
+    wake: Option<Hook>,
 }
 
 impl Probe {
     pub fn new(name: &'static str) -> Probe {
-        Probe { name, read: None, write: None, timeout: None, error: None }
+        Probe { name, read: None, write: None, timeout: None, error: None, wake: None }
     }
     pub fn on_read(mut self, f: impl FnMut(&mut Context<'_, World>) + 'static) -> Probe {
         self.read = Some(Box::new(f));
@@ -66,6 +68,10 @@ impl Probe {
     }
     pub fn on_error(mut self, f: impl FnMut(&mut Context<'_, World>) + 'static) -> Probe {
         self.error = Some(Box::new(f));
+        self
+    }
+    pub fn on_wake(mut self, f: impl FnMut(&mut Context<'_, World>) + 'static) -> Probe {
+        self.wake = Some(Box::new(f));
         self
     }
 }
@@ -91,6 +97,12 @@ impl Handler<World> for Probe {
         match &mut self.timeout {
             Some(f) => f(cx),
             None => cx.close(),
+        }
+    }
+    fn on_wake(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, World>) {
+        cx.state().log.push((self.name, Call::Wake));
+        if let Some(f) = &mut self.wake {
+            f(cx);
         }
     }
     fn on_error(&mut self, _fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, World>) {

@@ -12,6 +12,8 @@
 //! - **timeout**: at once; the new deadline counts from this turn's [`now`](Context::now).
 //! - **add**: at once in epoll; the new registration's first events come in the next turn.
 //! - **replace own handler**: when the callback returns (the old handler is then dropped).
+//! - **wake**: `on_wake` runs after this turn's I/O and timeouts (or in the next turn, if the
+//!   wake comes from an `on_wake` itself); the loop does not sleep while a wake is pending.
 //! - **stop**: the current turn finishes, then `run` returns.
 
 use crate::registry::Registry;
@@ -138,6 +140,16 @@ impl<S, R> Context<'_, S, R> {
             }
         }
         Ok(())
+    }
+
+    /// Asks for `key`'s `on_wake` (this registration's included): it runs in this turn, after
+    /// the I/O events and timeouts, or in the next turn if the turn is already past that point.
+    /// A registration woken several times before it runs is called once.
+    pub fn wake(&mut self, key: Key) -> Result<()> {
+        if key == self.cur.key && self.cur.closed {
+            return Err(Error::UnknownKey(key));
+        }
+        self.reg.wake(key)
     }
 
     /// Closes any registration, this one included (then as [`close`](Self::close)).

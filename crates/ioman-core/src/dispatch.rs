@@ -82,7 +82,7 @@ pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S,
     if entry.deadline.queued.is_some() || at > now {
         return;
     }
-    let Some(mut handler) = entry.handler.take() else { return };
+    let Some(handler) = entry.handler.take() else { return };
     let fd = entry.fd.take();
     let kind = entry.kind;
     entry.deadline.at = None;
@@ -92,13 +92,7 @@ pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S,
         }
     }
     reg.stats.timeouts_fired += 1;
-    let mut cur = Current { key, closed: false, replacement: None, readiness: Readiness::empty() };
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
-        handler.on_timeout(fd.as_ref().map(|f| f.as_fd()), &mut cx);
-        false
-    }));
-    finish(reg, key, handler, fd, cur, outcome);
+    call(reg, state, key, handler, fd, |h, fd, cx| h.on_timeout(fd, cx));
     // Still idle and no new timeout chosen: another full period.
     if let Kind::Fd { idle: Some(d) } = kind {
         if let Some(entry) = reg.slots.get(key) {
@@ -109,6 +103,38 @@ pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S,
             }
         }
     }
+}
+
+/// Calls `on_wake` for a registration woken by [`Context::wake`] or
+/// [`Manager::wake`](crate::Manager::wake) (if it still exists and is still marked woken).
+pub(crate) fn wake<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S, key: Key) {
+    let Some(entry) = reg.slots.get_mut(key) else { return };
+    if !std::mem::take(&mut entry.woken) {
+        return;
+    }
+    let Some(handler) = entry.handler.take() else { return };
+    let fd = entry.fd.take();
+    reg.stats.wakes += 1;
+    call(reg, state, key, handler, fd, |h, fd, cx| h.on_wake(fd, cx));
+}
+
+/// Calls one callback of a registration that was taken out of its slot, then puts it back or
+/// releases it (the path of timeouts and wakes; I/O events have their own, hotter one).
+fn call<S, R: Handler<S, R>>(
+    reg: &mut Registry<R>,
+    state: &mut S,
+    key: Key,
+    mut handler: R,
+    fd: Option<OwnedFd>,
+    f: impl FnOnce(&mut R, Option<BorrowedFd<'_>>, &mut Context<'_, S, R>),
+) {
+    let mut cur = Current { key, closed: false, replacement: None, readiness: Readiness::empty() };
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
+        f(&mut handler, fd.as_ref().map(|f| f.as_fd()), &mut cx);
+        false
+    }));
+    finish(reg, key, handler, fd, cur, outcome);
 }
 
 /// The first tick after `now` on the grid `at + k * period` (missed ticks are skipped);

@@ -35,7 +35,7 @@ pub enum Failure {
 ///   [`Failure::Hangup`], then the registration is closed.
 ///
 /// After all events, every registration whose deadline has passed gets `on_timeout`, in
-/// deadline order. An event for a registration closed earlier in the same batch is dropped.
+/// deadline order; then every registration woken during the turn gets `on_wake`, once. An event for a registration closed earlier in the same batch is dropped.
 /// A registration that has paused reading (no `READ` interest) when its peer hangs up gets
 /// `on_error` at once: a hang-up cannot wait, since epoll would report it on every turn.
 ///
@@ -96,8 +96,18 @@ pub trait Handler<S = (), R = Boxed<S>> {
         cx.close();
     }
 
+    /// Another part of the program asked this registration to run: [`Context::wake`] from a
+    /// handler, or [`Manager::wake`](crate::Manager::wake) (e.g. from a job a
+    /// [`Remote`](crate::Remote) posted). Wakes coalesce: however many arrive before it runs,
+    /// `on_wake` runs once. `fd` is `None` for standalone timers. The default does nothing.
+    fn on_wake(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, S, R>) {
+        let _ = (fd, cx);
+    }
+
     /// The fd hung up or failed. The registration is closed after this returns, whatever the
-    /// handler does; the default does nothing more.
+    /// handler does; the default does nothing more. The fd is still open during the call: a
+    /// handler that had paused reading (and so was not told the fd was readable) can read what
+    /// the peer sent before hanging up.
     fn on_error(&mut self, fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, S, R>) {
         let _ = (fd, failure, cx);
     }
@@ -124,6 +134,9 @@ impl<S: 'static> Handler<S, Boxed<S>> for Boxed<S> {
     }
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, S, Boxed<S>>) {
         self.0.on_timeout(fd, cx)
+    }
+    fn on_wake(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, S, Boxed<S>>) {
+        self.0.on_wake(fd, cx)
     }
     fn on_error(
         &mut self,

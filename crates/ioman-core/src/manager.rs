@@ -90,6 +90,8 @@ pub struct Manager<S = (), R = Boxed<S>> {
     events: Events,
     shared: Arc<Shared<S, R>>,
     due: Vec<Key>,
+    /// The wakes being dispatched this turn (swapped with the registry's queue).
+    waking: Vec<Key>,
     jobs: Vec<Job<S, R>>,
 }
 
@@ -125,6 +127,7 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
             events: Events::with_capacity(config.event_capacity),
             shared: Arc::new(shared),
             due: Vec::new(),
+            waking: Vec::new(),
             jobs: Vec::new(),
         })
     }
@@ -174,6 +177,12 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     /// seed's `Close_fd`. A second close of the same key is [`Error::UnknownKey`].
     pub fn close(&mut self, key: Key) -> Result<()> {
         self.reg.close(key)
+    }
+
+    /// Asks for `key`'s `on_wake`, in the next turn (the turn does not sleep). From another
+    /// thread: `remote.post(move |m| { let _ = m.wake(key); })`.
+    pub fn wake(&mut self, key: Key) -> Result<()> {
+        self.reg.wake(key)
     }
 
     /// Whether `key` names a live registration.
@@ -232,8 +241,8 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     }
 
     /// One turn: tell epoll of changed interests, wait (at most `timeout`, and never past the
-    /// next deadline), dispatch every event, fire every due timeout in deadline order, then
-    /// run posted jobs. Returns the number of events the wait reported.
+    /// next deadline), dispatch every event, fire every due timeout in deadline order, call
+    /// `on_wake` for every woken registration, then run posted jobs. Returns the number of events the wait reported.
     ///
     /// "Now" is read at most once per turn, when the turn first needs it (see
     /// [`Context::now`](crate::Context::now)). A zero timeout still polls I/O first: timeouts
@@ -253,6 +262,7 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
             }
         }
         self.fire_timeouts();
+        self.run_wakes();
         self.reg.time.end_turn();
         self.reg.compact_timers();
         self.reg.stats.turns += 1;
@@ -298,6 +308,19 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
             dispatch::timeout(&mut self.reg, &mut self.state, self.due[i]);
         }
         self.due.clear();
+    }
+
+    /// Calls `on_wake` for every registration woken before this point of the turn; wakes
+    /// requested meanwhile wait for the next turn (which then does not sleep).
+    fn run_wakes(&mut self) {
+        if self.reg.woken.is_empty() {
+            return;
+        }
+        std::mem::swap(&mut self.waking, &mut self.reg.woken);
+        for i in 0..self.waking.len() {
+            dispatch::wake(&mut self.reg, &mut self.state, self.waking[i]);
+        }
+        self.waking.clear();
     }
 
     fn run_jobs(&mut self) -> Result<()> {

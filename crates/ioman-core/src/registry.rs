@@ -35,6 +35,8 @@ pub(crate) struct Entry<R> {
     pub(crate) registered: Option<Interest>,
     /// Queued for an `epoll_ctl(MOD)` before the next wait.
     pub(crate) dirty: bool,
+    /// Queued for `on_wake`.
+    pub(crate) woken: bool,
     pub(crate) deadline: Deadline,
 }
 
@@ -46,6 +48,8 @@ pub(crate) struct Registry<R> {
     pub(crate) timers: TimerQueue,
     pub(crate) time: TurnTime,
     pub(crate) dirty: Vec<Key>,
+    /// Registrations to call `on_wake` for, in the order they were woken.
+    pub(crate) woken: Vec<Key>,
     pub(crate) stats: Stats,
     pub(crate) stop: bool,
     pub(crate) panic_hook: Option<PanicHook>,
@@ -59,6 +63,7 @@ impl<R> Registry<R> {
             timers: TimerQueue::default(),
             time: TurnTime::new(clock),
             dirty: Vec::new(),
+            woken: Vec::new(),
             stats: Stats::default(),
             stop: false,
             panic_hook: None,
@@ -87,6 +92,7 @@ impl<R> Registry<R> {
             interest,
             registered: interest,
             dirty: false,
+            woken: false,
             deadline: Deadline::default(),
         });
         let entry = &self.slots[key];
@@ -111,6 +117,7 @@ impl<R> Registry<R> {
             interest: None,
             registered: None,
             dirty: false,
+            woken: false,
             deadline: Deadline::default(),
         });
         // A deadline beyond what `Instant` can represent never comes: leave it unarmed.
@@ -135,6 +142,16 @@ impl<R> Registry<R> {
         if !entry.dirty && entry.registered != interest {
             entry.dirty = true;
             self.dirty.push(key);
+        }
+        Ok(())
+    }
+
+    /// Queues `on_wake` for a registration (once, however often it is woken before it runs).
+    pub(crate) fn wake(&mut self, key: Key) -> Result<()> {
+        let entry = self.entry(key)?;
+        if !entry.woken {
+            entry.woken = true;
+            self.woken.push(key);
         }
         Ok(())
     }
@@ -208,11 +225,14 @@ impl<R> Registry<R> {
     /// How long the next wait may sleep: the caller's limit, shortened to the next deadline
     /// (unless time is manual, when sleeping would not bring a deadline closer).
     pub(crate) fn wait_timeout(&mut self, limit: Option<Duration>) -> Option<Duration> {
-        if self.time.clock.is_manual() {
-            return limit;
+        if !self.woken.is_empty() {
+            return Some(Duration::ZERO); // wakes are pending: poll, do not sleep
         }
         let Some(next) = self.timers.next() else { return limit };
         let until = next.saturating_duration_since(self.time.clock.now());
+        if self.time.clock.is_manual() && !until.is_zero() {
+            return limit; // sleeping would not bring a manual deadline closer
+        }
         Some(limit.map_or(until, |l| l.min(until)))
     }
 

@@ -14,6 +14,8 @@ pub struct Stats {
     pub stale_events: u64,
     /// `on_timeout` calls (idle timeouts and timers).
     pub timeouts_fired: u64,
+    /// `on_wake` calls.
+    pub wakes: u64,
     /// Handler or job panics caught; each cost only its own registration.
     pub panics_caught: u64,
     /// Closures posted through a [`Remote`](crate::Remote) that have run.

@@ -181,12 +181,16 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
 
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         let Some(fd) = fd else { return };
-        let key = cx.key();
-        let woken = cx.state().mail.get(&key).is_some_and(|m| m.poked);
-        if !woken {
-            self.hook(cx, |p, out, pcx| p.on_idle(out, pcx));
-        }
+        self.hook(cx, |p, out, pcx| p.on_idle(out, pcx));
         self.settle(fd, cx);
+    }
+
+    /// Another connection (through [`Peer`](crate::Peer)) or a shutdown left mail: settling
+    /// reads it.
+    fn on_wake(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
+        if let Some(fd) = fd {
+            self.settle(fd, cx);
+        }
     }
 
     fn on_error(&mut self, fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, Net<S>>) {

@@ -3,13 +3,12 @@
 //! room's broadcast, a proxy's two sides) without holding pointers to each other.
 //!
 //! Each request lands in the target's mailbox in the loop state ([`Net`]), and the target is
-//! woken by setting its timeout to zero: its handler then runs at the end of this turn (or
-//! right after the current callback, if the target is the connection being called). A key
-//! that is no longer a live connection is [`NetError::Gone`], never a crash.
+//! woken with [`Context::wake`]: its `on_wake` reads the mailbox later in this turn (or right
+//! after the current callback, if the target is the connection being called). A key that is
+//! no longer a live connection is [`NetError::Gone`], never a crash.
 
 use crate::{Net, NetError, Outbox};
-use ioman_core::{Context, Key, Modify, Timeout};
-use std::time::Duration;
+use ioman_core::{Context, Key};
 
 /// Requests in a mailbox.
 pub(crate) const WAKE: u8 = 1;
@@ -24,7 +23,7 @@ pub(crate) struct Mail {
     pub(crate) out: Outbox,
     /// The owner's queued output as of its last run (so senders can apply backpressure).
     pub(crate) backlog: usize,
-    /// The owner's timeout was set to zero to wake it; it restores its idle timeout.
+    /// The owner was woken (its `on_wake` is pending) to read this mailbox.
     pub(crate) poked: bool,
     pub(crate) requests: u8,
 }
@@ -129,12 +128,9 @@ impl<'a, 'b, S: 'static> Peer<'a, 'b, S> {
         }
         let is_current = self.cx.key() == key; // it looks at its mail after this callback
         let poked = self.cx.state().mail.get(&key).is_some_and(|m| m.poked);
-        if !is_current && !poked {
-            let zero = Modify::new().timeout(Timeout::Idle(Duration::ZERO));
-            if self.cx.modify(key, zero).is_err() {
-                self.cx.state().forget(key);
-                return Err(NetError::Gone(key));
-            }
+        if !is_current && !poked && self.cx.wake(key).is_err() {
+            self.cx.state().forget(key);
+            return Err(NetError::Gone(key));
         }
         let mail = self.cx.state().mail.entry(key).or_default();
         mail.poked |= !is_current;

@@ -13,7 +13,7 @@
 //! loop. A second signal ends the drain at once.
 
 use crate::{Net, NetError};
-use ioman_core::{Context, Handler, Interest, Key, Manager, Modify, Timeout, Timer};
+use ioman_core::{Context, Handler, Interest, Key, Manager, Timeout, Timer};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
@@ -97,7 +97,7 @@ impl<S: 'static> Ops<S> for Manager<Net<S>> {
         let _ = Manager::close(self, key);
     }
     fn wake(&mut self, key: Key) -> bool {
-        self.set_timeout(key, Timeout::Idle(Duration::ZERO)).is_ok()
+        Manager::wake(self, key).is_ok()
     }
     fn deadline(&mut self, grace: Duration) -> Option<Key> {
         self.add_timer(Timer::once(grace), Deadline).ok()
@@ -121,7 +121,7 @@ impl<S: 'static> Ops<S> for Context<'_, Net<S>> {
         if key == self.key() {
             return true; // the connection being called settles after this callback
         }
-        self.modify(key, Modify::new().timeout(Timeout::Idle(Duration::ZERO))).is_ok()
+        Context::wake(self, key).is_ok()
     }
     fn deadline(&mut self, grace: Duration) -> Option<Key> {
         self.add_timer(Timer::once(grace), Deadline).ok()

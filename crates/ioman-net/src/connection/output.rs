@@ -95,7 +95,7 @@ impl<P> Connection<P> {
             cx.state().mail.remove(&key);
         }
         if woken {
-            cx.set_timeout(self.config.idle); // the wake borrowed the timeout; restore it
+            cx.set_timeout(self.config.idle); // mail from a peer is activity: restart idle
         }
         if !self.queue.is_empty() {
             self.flags.set(Flags::HAD_OUTPUT);
