@@ -118,8 +118,22 @@ pub struct FileCache {
 #[derive(Debug, Default)]
 struct CacheInner {
     entries: HashMap<PathBuf, CachedFile>,
+    /// Request paths already resolved to a cached file: the fast path (see
+    /// [`FileCache::get_by_request`]). Bounded by [`MAX_REQUEST_PATHS`].
+    by_request: HashMap<Box<[u8]>, Resolved>,
     total: u64,
 }
+
+/// What a request path resolved to.
+#[derive(Debug)]
+struct Resolved {
+    canonical: PathBuf,
+    content_type: &'static str,
+}
+
+/// The most request paths remembered; past it the map starts again (so clients sending endless
+/// distinct paths cannot grow it).
+const MAX_REQUEST_PATHS: usize = 4096;
 
 #[derive(Debug)]
 struct CachedFile {
@@ -131,6 +145,40 @@ impl FileCache {
     /// Creates an empty cache with the given per-file and total byte limits.
     pub fn new(max_file_bytes: u64, max_total_bytes: u64) -> FileCache {
         FileCache { max_file_bytes, max_total_bytes, inner: Mutex::default() }
+    }
+
+    /// The fast path for a request path that was served from the cache before: its content type
+    /// and bytes, if the file it resolved to is unchanged (same length and mtime, one `stat`
+    /// instead of canonicalizing, opening and reading). Safe: the bytes were read from inside
+    /// the root when cached, and any change sends the request back through the full,
+    /// canonicalizing [`lookup`].
+    pub fn get_by_request(&self, request: &[u8]) -> Option<(&'static str, Arc<[u8]>)> {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let resolved = inner.by_request.get(request)?;
+        let fresh = fs::metadata(&resolved.canonical).ok().and_then(|meta| {
+            let cached = inner.entries.get(&resolved.canonical)?;
+            let same = meta.is_file()
+                && meta.len() == cached.bytes.len() as u64
+                && meta.modified().ok() == cached.modified;
+            same.then(|| (resolved.content_type, Arc::clone(&cached.bytes)))
+        });
+        if fresh.is_none() {
+            inner.by_request.remove(request);
+        }
+        fresh
+    }
+
+    /// Remembers that `request` resolved to the (cached) `file`.
+    pub fn remember_request(&self, request: &[u8], file: &OpenFile, content_type: &'static str) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if !inner.entries.contains_key(&file.path) {
+            return;
+        }
+        if inner.by_request.len() >= MAX_REQUEST_PATHS {
+            inner.by_request.clear();
+        }
+        let resolved = Resolved { canonical: file.path.clone(), content_type };
+        inner.by_request.insert(request.into(), resolved);
     }
 
     /// Returns the cached contents of `file` if they are still current (same length and mtime).

@@ -205,6 +205,14 @@ impl HttpSession {
             }
             return false;
         };
+        if let Some((content_type, bytes)) = site.cache().and_then(|c| c.get_by_request(&self.path))
+        {
+            write_head(out, Status::Ok, content_type, bytes.len() as u64, connection);
+            if !head_only {
+                out.extend_from_slice(&bytes);
+            }
+            return false;
+        }
         let mut file = match files::lookup(root, &path::relative_path(&self.path)) {
             Lookup::Found(file) => file,
             Lookup::NotFound | Lookup::Outside => {
@@ -224,6 +232,9 @@ impl HttpSession {
         if let Some(bytes) = site.cache().and_then(|cache| cache.get(&file)) {
             write_head(out, Status::Ok, content_type, bytes.len() as u64, connection);
             out.extend_from_slice(&bytes);
+            if let Some(cache) = site.cache() {
+                cache.remember_request(&self.path, &file, content_type);
+            }
             return false;
         }
         let head_start = out.len();
@@ -232,6 +243,7 @@ impl HttpSession {
         if let Ok(true) = files::read_into(&mut file, out) {
             if let Some(cache) = site.cache() {
                 cache.insert(&file, out.get(body_start..).unwrap_or_default());
+                cache.remember_request(&self.path, &file, content_type);
             }
             return false;
         }

@@ -24,7 +24,11 @@ struct Target {
 
 const TARGETS: &[Target] = &[
     Target { label: "static 512B", ioman_path: "/small.txt", nginx_path: "/small.txt" },
-    Target { label: "hello (/ vs return 200)", ioman_path: "/", nginx_path: nginx::FIXED },
+    Target {
+        label: "hello (/index.html vs return 200)",
+        ioman_path: "/",
+        nginx_path: nginx::FIXED,
+    },
 ];
 
 /// Runs the HTTP comparison.
@@ -39,6 +43,8 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     std::fs::create_dir_all(&www)?;
     let body: String = (0..STATIC_SIZE).map(|i| if i % 64 == 63 { '\n' } else { 'a' }).collect();
     std::fs::write(www.join(STATIC_FILE), body)?;
+    // ioman's `/` is this file (served from its cache), nginx's is a fixed `return 200`.
+    std::fs::write(www.join("index.html"), "hello\n")?;
 
     for workers in [1usize, 2] {
         if workers > 1 && httpd.is_none() {
