@@ -12,7 +12,6 @@ use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::TcpStream;
-use std::process::Command;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -24,12 +23,7 @@ fn out_of_fds_pauses_sheds_pending_connections_and_recovers() {
     if std::env::var_os(CHILD).is_some() {
         return child();
     }
-    let exe = std::env::current_exe().expect("test binary");
-    let output = Command::new(exe)
-        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .output()
-        .expect("running the child");
+    let output = rerun_as_child(NAME, CHILD).output().expect("running the child");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");

@@ -10,7 +10,7 @@ use ioman::net::{ConnConfig, Connection, Listener, Net, Outbox, ProtoContext, Pr
 use ioman::{Config, Manager, ManualClock};
 use net::*;
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// Ignores the shutdown request: keeps the connection until the deadline.
@@ -81,13 +81,8 @@ fn sigterm_drains_and_exits_cleanly() {
     if std::env::var_os(CHILD).is_some() {
         return child();
     }
-    let exe = std::env::current_exe().expect("test binary");
-    let mut child = Command::new(exe)
-        .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("running the child");
+    let mut child =
+        rerun_as_child(NAME, CHILD).stdout(Stdio::piped()).spawn().expect("running the child");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let addr = loop {
         let line = lines.next().expect("child output").expect("a line");

@@ -318,3 +318,13 @@ pub fn refused_addr() -> (OwnedFd, SocketAddr) {
     let addr = SocketAddr::try_from(addr).expect("an IP address");
     (fd, addr)
 }
+
+/// A command that re-runs this test binary for test `name` alone, with `env_flag` set: how a
+/// test runs its scenario in a child process (a lowered fd limit, a signal) without touching
+/// the other tests. The test checks `env_flag` first and runs the child part when it is set.
+pub fn rerun_as_child(name: &str, env_flag: &str) -> std::process::Command {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut command = std::process::Command::new(exe);
+    command.args(["--exact", name, "--nocapture", "--test-threads=1"]).env(env_flag, "1");
+    command
+}
