@@ -110,6 +110,18 @@ fn serves_unix_sockets() {
     let path = dir.join("echo.sock");
     let _ = std::fs::remove_file(&path);
     echo_once(&Endpoint::Unix(path.clone()));
+    // The server is gone but its socket file is left: a new server takes the path over.
+    assert!(path.exists());
+    echo_once(&Endpoint::Unix(path.clone()));
+    // While something listens there, the path is not taken from it.
+    let live = ioman::net::listen(&Endpoint::Unix(path.clone()), BindOptions::default()).unwrap();
+    assert!(ioman::net::listen(&Endpoint::Unix(path.clone()), BindOptions::default()).is_err());
+    drop(live);
+    // And a file that is not a socket is never removed.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, "not a socket").unwrap();
+    assert!(ioman::net::listen(&Endpoint::Unix(path.clone()), BindOptions::default()).is_err());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
     std::fs::remove_file(&path).unwrap();
     std::fs::remove_dir(&dir).unwrap();
 }

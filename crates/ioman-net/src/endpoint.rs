@@ -106,7 +106,9 @@ impl BindOptions {
 /// `socket` + `setsockopt` + `bind` + `listen`: a non-blocking, close-on-exec listening socket.
 ///
 /// TCP sockets get `SO_REUSEADDR` (so a restarted server can bind while old connections sit in
-/// `TIME_WAIT`) and, if asked, `SO_REUSEPORT`. A Unix socket path must not exist yet.
+/// `TIME_WAIT`) and, if asked, `SO_REUSEPORT`. A Unix socket path left behind by a server that
+/// is gone (a connect to it is refused) is removed and bound again, so a server can restart on
+/// its path; a path where something still listens, or that is not a socket, is an error.
 ///
 /// ```
 /// use ioman_net::{BindOptions, Endpoint, listen, local_endpoint};
@@ -128,11 +130,27 @@ pub fn listen(endpoint: &Endpoint, options: BindOptions) -> Result<OwnedFd, NetE
         }
         Endpoint::Unix(path) => {
             let addr = unix_addr(path)?;
-            net::bind(&fd, &addr).map_err(NetError::os("bind"))?;
+            match net::bind(&fd, &addr) {
+                Err(rustix::io::Errno::ADDRINUSE) if is_stale_socket(path) => {
+                    std::fs::remove_file(path)
+                        .map_err(|source| NetError::Os { call: "unlink stale socket", source })?;
+                    net::bind(&fd, &addr).map_err(NetError::os("bind"))?;
+                }
+                other => other.map_err(NetError::os("bind"))?,
+            }
         }
     }
     net::listen(&fd, options.backlog).map_err(NetError::os("listen"))?;
     Ok(fd)
+}
+
+/// Whether `path` is a Unix socket nobody listens on any more (a blocking connect is refused).
+fn is_stale_socket(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    let is_socket = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket());
+    is_socket
+        && std::os::unix::net::UnixStream::connect(path)
+            .is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionRefused)
 }
 
 /// Starts a non-blocking `connect`: returns as soon as the attempt is under way. Register the
