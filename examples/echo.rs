@@ -8,6 +8,7 @@
 //! nc 127.0.0.1 7000
 //! ```
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
+#![forbid(unsafe_code)]
 
 use anyhow::{Context as _, Result};
 use ioman::net::{ConnConfig, Listener, Loops, Net, NetError, Outbox, ProtoContext, Protocol};

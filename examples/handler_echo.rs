@@ -4,6 +4,7 @@
 //!
 //! The user-written part is the two handlers: `Acceptor` registers each new connection, and
 //! `Echo` reads what arrived and writes it back.
+#![forbid(unsafe_code)]
 
 use anyhow::{Context as _, Result};
 use ioman::{Context, Handler, Interest, Manager, Timeout};

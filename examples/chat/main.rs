@@ -7,6 +7,7 @@
 //! nc 127.0.0.1 7001        # in two or more terminals
 //! ```
 //! SIGINT/SIGTERM: stop accepting, close the clients once their output is flushed, exit 0.
+#![forbid(unsafe_code)]
 
 mod server;
 

@@ -9,6 +9,7 @@
 //! curl -i http://127.0.0.1:8080/
 //! ```
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
+#![forbid(unsafe_code)]
 
 #[path = "../common/args.rs"]
 mod args;

@@ -9,6 +9,7 @@
 //! redis-cli -p 6380 set greeting hello
 //! ```
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
+#![forbid(unsafe_code)]
 
 #[path = "../common/args.rs"]
 mod args;

@@ -7,6 +7,7 @@
 //! nc 127.0.0.1 7002
 //! ```
 //! SIGINT/SIGTERM: stop accepting, let open pairs drain for up to 5 s, exit 0.
+#![forbid(unsafe_code)]
 
 mod server;
 

@@ -1,5 +1,6 @@
 //! `cargo xtask`: the project's automation as a plain workspace binary (no build scripts, no
 //! shell): `cargo xtask ci` runs every check CI runs; `cargo xtask bench` runs the benchmarks.
+#![forbid(unsafe_code)]
 
 mod bench;
 mod ci;
