@@ -1,6 +1,7 @@
 //! [`Clock`]: where the manager reads "now". The real monotonic clock by default; a
 //! [`ManualClock`] in tests, so that timeouts are tested by advancing time, not by sleeping.
 
+use crate::timer_queue::{NEVER, Tick};
 use std::cell::Cell;
 use std::fmt;
 use std::sync::Arc;
@@ -119,17 +120,40 @@ impl fmt::Debug for ManualClock {
 /// turn needs it (a deadline set or checked, [`Context::now`](crate::Context::now)) and reused
 /// for the rest of the turn; outside a turn every reading is fresh. A turn that sets and checks
 /// no deadline never reads the clock.
+///
+/// It also converts between `Instant`s and the timer queue's [`Tick`]s (nanoseconds since the
+/// manager was created).
 pub(crate) struct TurnTime {
     pub(crate) clock: Clock,
+    base: Instant,
     now: Cell<Instant>,
+    /// `now` as a tick, computed with it.
+    now_tick: Cell<Tick>,
     read: Cell<bool>,
     in_turn: bool,
 }
 
 impl TurnTime {
     pub(crate) fn new(clock: Clock) -> TurnTime {
-        let now = Cell::new(clock.now());
-        TurnTime { clock, now, read: Cell::new(false), in_turn: false }
+        let base = clock.now();
+        let (now, now_tick) = (Cell::new(base), Cell::new(0));
+        TurnTime { clock, base, now, now_tick, read: Cell::new(false), in_turn: false }
+    }
+
+    /// "Now" as a tick.
+    pub(crate) fn now_tick(&self) -> Tick {
+        self.now();
+        self.now_tick.get()
+    }
+
+    /// `d` after "now", as a tick ([`NEVER`] if beyond what a tick holds).
+    pub(crate) fn after(&self, d: Duration) -> Tick {
+        self.now_tick().saturating_add(nanos(d))
+    }
+
+    /// An instant as a tick (instants before the manager existed count as its start).
+    pub(crate) fn tick(&self, t: Instant) -> Tick {
+        u64::try_from(t.saturating_duration_since(self.base).as_nanos()).unwrap_or(NEVER)
     }
 
     /// The turn's "now" (or a fresh reading outside a turn).
@@ -139,6 +163,7 @@ impl TurnTime {
         }
         let now = self.clock.now();
         self.now.set(now);
+        self.now_tick.set(self.tick(now));
         self.read.set(self.in_turn);
         now
     }
@@ -152,4 +177,9 @@ impl TurnTime {
     pub(crate) fn end_turn(&mut self) {
         self.in_turn = false;
     }
+}
+
+/// A duration in nanoseconds, saturating at [`NEVER`] (584 years).
+pub(crate) fn nanos(d: Duration) -> Tick {
+    u64::try_from(d.as_nanos()).unwrap_or(NEVER)
 }

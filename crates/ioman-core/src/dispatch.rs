@@ -6,12 +6,12 @@
 
 use crate::context::Current;
 use crate::registry::{Kind, Registry, touch_entry};
+use crate::timer_queue::{NEVER, Tick};
 use crate::{Context, Failure, Handler, Interest, Key, PanicReport};
 use ioman_sys::Readiness;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::{Duration, Instant};
 
 /// Delivers one epoll event.
 ///
@@ -75,32 +75,29 @@ pub(crate) fn event<S, R: Handler<S, R>>(
 
 /// Calls `on_timeout` for a registration the timer queue found due at the turn's "now".
 pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S, key: Key) {
-    let now = reg.now();
+    let now = reg.time.now_tick();
     let Some(entry) = reg.slots.get_mut(key) else { return };
-    let Some(at) = entry.deadline.at else { return };
-    // Re-armed or moved by an earlier handler of this turn: not due any more.
-    if entry.deadline.queued.is_some() || at > now {
+    let at = entry.deadline.at;
+    // Disarmed, re-armed or moved by an earlier handler of this turn: not due any more.
+    if at == NEVER || entry.deadline.queued != NEVER || at > now {
         return;
     }
     let Some(handler) = entry.handler.take() else { return };
     let fd = entry.fd.take();
     let kind = entry.kind;
-    entry.deadline.at = None;
-    if let Kind::Timer { period: Some(p) } = kind {
-        if let Some(next) = next_tick(at, p, now) {
-            reg.arm(key, next);
+    entry.deadline.at = NEVER;
+    if let Kind::Timer { period } = kind {
+        if period != NEVER {
+            reg.arm(key, next_tick(at, period, now));
         }
     }
     reg.stats.timeouts_fired += 1;
     call(reg, state, key, handler, fd, |h, fd, cx| h.on_timeout(fd, cx));
     // Still idle and no new timeout chosen: another full period.
-    if let Kind::Fd { idle: Some(d) } = kind {
-        if let Some(entry) = reg.slots.get(key) {
-            if entry.deadline.at.is_none() && !d.is_zero() {
-                if let Some(at) = now.checked_add(d) {
-                    reg.arm(key, at);
-                }
-            }
+    if let Kind::Fd { idle } = kind {
+        let rearm = reg.slots.get(key).is_some_and(|e| e.deadline.at == NEVER);
+        if rearm && idle != NEVER && idle != 0 {
+            reg.arm(key, now.saturating_add(idle));
         }
     }
 }
@@ -138,12 +135,10 @@ fn call<S, R: Handler<S, R>>(
 }
 
 /// The first tick after `now` on the grid `at + k * period` (missed ticks are skipped);
-/// `None` when that lies beyond what `Instant` can represent (the timer never fires again).
-fn next_tick(at: Instant, period: Duration, now: Instant) -> Option<Instant> {
-    let behind = now.saturating_duration_since(at).as_nanos();
-    let p = period.as_nanos().max(1);
-    let ahead = u64::try_from((behind / p + 1).saturating_mul(p)).ok()?;
-    at.checked_add(Duration::from_nanos(ahead))
+/// [`NEVER`] when that lies beyond what a tick holds (the timer never fires again).
+fn next_tick(at: Tick, period: Tick, now: Tick) -> Tick {
+    let ahead = (now.saturating_sub(at) / period.max(1) + 1).saturating_mul(period);
+    at.saturating_add(ahead)
 }
 
 /// Puts the handler and fd back, or releases them in the close order if the registration ended

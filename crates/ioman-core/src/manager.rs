@@ -292,7 +292,7 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
 
     fn fire_timeouts(&mut self) {
         let Some(first) = self.reg.timers.next() else { return };
-        let now = self.reg.now();
+        let now = self.reg.time.now_tick();
         if first > now {
             return;
         }

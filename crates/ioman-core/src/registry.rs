@@ -4,7 +4,8 @@
 //! (during dispatch) operate through it, so both follow the same rules.
 
 use crate::clock::TurnTime;
-use crate::timer_queue::{Deadline, TimerQueue};
+use crate::clock::nanos;
+use crate::timer_queue::{Deadline, NEVER, Tick, TimerQueue};
 use crate::{Clock, PanicReport};
 use crate::{Error, Interest, Key, Result, Stats, Timeout, Timer};
 use ioman_sys::Epoll;
@@ -13,13 +14,19 @@ use rustix::io::Errno;
 use slotmap::SlotMap;
 use std::time::{Duration, Instant};
 
-/// What a registration is: an fd with an idle timeout, or a standalone timer.
+/// What a registration is: an fd with an idle timeout, or a standalone timer. Durations are in
+/// nanoseconds, [`NEVER`] meaning none (8 bytes each, like the timer queue's ticks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// An fd; the duration is its idle timeout.
-    Fd { idle: Option<Duration> },
-    /// A timer; the duration is its period (`None`: one-shot).
-    Timer { period: Option<Duration> },
+    /// An fd; its idle timeout ([`NEVER`]: none).
+    Fd { idle: Tick },
+    /// A timer; its period ([`NEVER`]: one-shot).
+    Timer { period: Tick },
+}
+
+/// An optional duration as the registry keeps it.
+fn ticks(d: Option<Duration>) -> Tick {
+    d.map_or(NEVER, nanos)
 }
 
 /// One registration. Field order is drop order: the handler is dropped before the fd closes.
@@ -84,7 +91,7 @@ impl<R> Registry<R> {
         timeout: Timeout,
         handler: R,
     ) -> Result<Key> {
-        let idle = timeout.duration();
+        let idle = ticks(timeout.duration());
         let key = self.slots.insert(Entry {
             handler: Some(handler),
             fd: Some(fd),
@@ -101,7 +108,8 @@ impl<R> Registry<R> {
             drop(self.slots.remove(key));
             return Err(add_error(e));
         }
-        if let Some(at) = idle.and_then(|d| self.now().checked_add(d)) {
+        if idle != NEVER {
+            let at = self.time.now_tick().saturating_add(idle);
             self.arm(key, at);
         }
         Ok(key)
@@ -113,17 +121,16 @@ impl<R> Registry<R> {
         let key = self.slots.insert(Entry {
             handler: Some(handler),
             fd: None,
-            kind: Kind::Timer { period: timer.period },
+            kind: Kind::Timer { period: ticks(timer.period) },
             interest: None,
             registered: None,
             dirty: false,
             woken: false,
             deadline: Deadline::default(),
         });
-        // A deadline beyond what `Instant` can represent never comes: leave it unarmed.
-        if let Some(at) = self.now().checked_add(timer.first) {
-            self.arm(key, at);
-        }
+        // A deadline beyond what a tick holds never comes: arming at NEVER leaves it unarmed.
+        let at = self.time.after(timer.first);
+        self.arm(key, at);
         Ok(key)
     }
 
@@ -159,19 +166,16 @@ impl<R> Registry<R> {
     /// Sets a new timeout, counted from now. For a timer, `Idle(d)` reschedules it `d` from
     /// now and `Never` makes it dormant.
     pub(crate) fn set_timeout(&mut self, key: Key, timeout: Timeout) -> Result<()> {
-        let now = self.now();
+        let at = timeout.duration().map_or(NEVER, |d| self.time.after(d));
         let entry = self.entry(key)?;
         if let Kind::Fd { idle } = &mut entry.kind {
-            *idle = timeout.duration();
+            *idle = ticks(timeout.duration());
         }
-        match timeout.duration().and_then(|d| now.checked_add(d)) {
-            Some(at) => self.arm(key, at),
-            None => entry.deadline.at = None,
-        }
+        self.arm(key, at);
         Ok(())
     }
 
-    pub(crate) fn arm(&mut self, key: Key, at: Instant) {
+    pub(crate) fn arm(&mut self, key: Key, at: Tick) {
         if let Some(entry) = self.slots.get_mut(key) {
             self.timers.arm(key, &mut entry.deadline, at);
         }
@@ -229,7 +233,8 @@ impl<R> Registry<R> {
             return Some(Duration::ZERO); // wakes are pending: poll, do not sleep
         }
         let Some(next) = self.timers.next() else { return limit };
-        let until = next.saturating_duration_since(self.time.clock.now());
+        let now = self.time.tick(self.time.clock.now());
+        let until = Duration::from_nanos(next.saturating_sub(now));
         if self.time.clock.is_manual() && !until.is_zero() {
             return limit; // sleeping would not bring a manual deadline closer
         }
@@ -256,10 +261,9 @@ pub(crate) fn touch_entry<R>(
     key: Key,
     entry: &mut Entry<R>,
 ) {
-    let Kind::Fd { idle: Some(d) } = entry.kind else { return };
-    match time.now().checked_add(d) {
-        Some(at) => timers.arm(key, &mut entry.deadline, at),
-        None => entry.deadline.at = None,
+    let Kind::Fd { idle } = entry.kind else { return };
+    if idle != NEVER {
+        timers.arm(key, &mut entry.deadline, time.now_tick().saturating_add(idle));
     }
 }
 
@@ -285,6 +289,13 @@ impl<R> Drop for Registry<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Every registration pays for an entry: keep it small (deadlines and durations are 8-byte
+    // ticks, not 16-byte `Instant`s and `Option<Duration>`s).
+    #[test]
+    fn an_entry_fits_in_64_bytes() {
+        assert!(std::mem::size_of::<Entry<crate::Boxed<()>>>() <= 64);
+    }
 
     // EEXIST cannot be provoked from safe code (two `OwnedFd`s would have to share a number),
     // so its mapping is checked here.
