@@ -62,7 +62,8 @@ pub(crate) fn event<S, R: Handler<S, R>>(
         }
         false
     }));
-    // The common case, inline: the registration goes on with the same handler.
+    // `finish`'s fast path, written out here: through `finish` this path measured 12
+    // instructions more per event (callgrind, pingpong-ioman), so the I/O path keeps its copy.
     if let (Ok(false), false, None) = (&outcome, cur.closed, &cur.replacement) {
         if let Some(entry) = reg.slots.get_mut(key) {
             entry.handler = Some(handler);
@@ -70,7 +71,7 @@ pub(crate) fn event<S, R: Handler<S, R>>(
             return;
         }
     }
-    finish(reg, key, handler, Some(fd), cur, outcome);
+    end(reg, key, handler, Some(fd), cur, outcome);
 }
 
 /// Calls `on_timeout` for a registration the timer queue found due at the turn's "now".
@@ -141,11 +142,32 @@ fn next_tick(at: Tick, period: Tick, now: Tick) -> Tick {
     at.saturating_add(ahead)
 }
 
-/// Puts the handler and fd back, or releases them in the close order if the registration ended
-/// (closed by itself, terminal error, or panic). The uncommon cases of the end of a call.
+/// The end of a timeout or wake call: puts the handler and fd back (the common case, inline),
+/// or hands the rest to [`end`]. (I/O events inline the same fast path in [`event`].)
+#[inline(always)]
+fn finish<R>(
+    reg: &mut Registry<R>,
+    key: Key,
+    handler: R,
+    fd: Option<OwnedFd>,
+    cur: Current<R>,
+    outcome: std::thread::Result<bool>,
+) {
+    if let (Ok(false), false, None) = (&outcome, cur.closed, &cur.replacement) {
+        if let Some(entry) = reg.slots.get_mut(key) {
+            entry.handler = Some(handler);
+            entry.fd = fd;
+            return;
+        }
+    }
+    end(reg, key, handler, fd, cur, outcome);
+}
+
+/// The uncommon ends of a call: a replaced handler is installed, or the registration ended
+/// (closed by itself, terminal error, or panic) and is released in the close order.
 #[cold]
 #[inline(never)]
-fn finish<R>(
+fn end<R>(
     reg: &mut Registry<R>,
     key: Key,
     handler: R,

@@ -242,7 +242,8 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
 
     /// One turn: tell epoll of changed interests, wait (at most `timeout`, and never past the
     /// next deadline), dispatch every event, fire every due timeout in deadline order, call
-    /// `on_wake` for every woken registration, then run posted jobs. Returns the number of events the wait reported.
+    /// `on_wake` for every woken registration, then run posted jobs. Returns the number of
+    /// events the wait reported.
     ///
     /// "Now" is read at most once per turn, when the turn first needs it (see
     /// [`Context::now`](crate::Context::now)). A zero timeout still polls I/O first: timeouts
@@ -275,8 +276,8 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     /// Turns until [`stop`](Self::stop) is called (from a handler, a job or a [`Remote`]), or
     /// until nothing is left to wait for: no registration and no `Remote` alive.
     ///
-    /// With a manual clock, waits are not shortened for deadlines; drive such a manager with
-    /// [`turn`](Self::turn) instead.
+    /// With a manual clock, waits are not shortened for deadlines still to come (sleeping would
+    /// not bring them closer); drive such a manager with [`turn`](Self::turn) instead.
     pub fn run(&mut self) -> Result<()> {
         loop {
             if std::mem::take(&mut self.reg.stop) {

@@ -47,6 +47,22 @@ pub(crate) struct Entry<R> {
     pub(crate) deadline: Deadline,
 }
 
+impl<R> Entry<R> {
+    /// A new registration: its interest is what epoll is told at once; no deadline yet.
+    fn new(handler: R, fd: Option<OwnedFd>, kind: Kind, interest: Option<Interest>) -> Entry<R> {
+        Entry {
+            handler: Some(handler),
+            fd,
+            kind,
+            interest,
+            registered: interest,
+            dirty: false,
+            woken: false,
+            deadline: Deadline::default(),
+        }
+    }
+}
+
 pub(crate) type PanicHook = Box<dyn FnMut(&PanicReport)>;
 
 pub(crate) struct Registry<R> {
@@ -92,19 +108,12 @@ impl<R> Registry<R> {
         handler: R,
     ) -> Result<Key> {
         let idle = ticks(timeout.duration());
-        let key = self.slots.insert(Entry {
-            handler: Some(handler),
-            fd: Some(fd),
-            kind: Kind::Fd { idle },
-            interest,
-            registered: interest,
-            dirty: false,
-            woken: false,
-            deadline: Deadline::default(),
-        });
-        let entry = &self.slots[key];
-        let fd = entry.fd.as_ref().map(|f| f.as_fd());
-        if let Some(Err(e)) = fd.map(|fd| self.epoll.add(fd, key.token(), interest)) {
+        let key = self.slots.insert(Entry::new(handler, Some(fd), Kind::Fd { idle }, interest));
+        let added = match &self.slots[key].fd {
+            Some(fd) => self.epoll.add(fd.as_fd(), key.token(), interest),
+            None => Ok(()),
+        };
+        if let Err(e) = added {
             drop(self.slots.remove(key));
             return Err(add_error(e));
         }
@@ -118,16 +127,8 @@ impl<R> Registry<R> {
     /// Adds a standalone timer.
     pub(crate) fn add_timer(&mut self, timer: Timer, handler: R) -> Result<Key> {
         let timer = timer.validate()?;
-        let key = self.slots.insert(Entry {
-            handler: Some(handler),
-            fd: None,
-            kind: Kind::Timer { period: ticks(timer.period) },
-            interest: None,
-            registered: None,
-            dirty: false,
-            woken: false,
-            deadline: Deadline::default(),
-        });
+        let kind = Kind::Timer { period: ticks(timer.period) };
+        let key = self.slots.insert(Entry::new(handler, None, kind, None));
         // A deadline beyond what a tick holds never comes: arming at NEVER leaves it unarmed.
         let at = self.time.after(timer.first);
         self.arm(key, at);
@@ -202,14 +203,18 @@ impl<R> Registry<R> {
     /// Tells epoll about every interest changed since the last wait. A registration epoll
     /// refuses to modify (only possible under memory pressure) is closed rather than left in a
     /// state its owner did not ask for.
+    #[inline]
     pub(crate) fn flush_interest(&mut self) {
-        if self.dirty.is_empty() {
-            return;
+        if !self.dirty.is_empty() {
+            self.flush_dirty();
         }
-        let mut i = 0;
-        while i < self.dirty.len() {
-            let key = self.dirty[i];
-            i += 1;
+    }
+
+    /// The work of [`flush_interest`](Self::flush_interest), kept out of line so that the
+    /// usual empty check costs the turn nothing more.
+    fn flush_dirty(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        for key in dirty.drain(..) {
             let Some(entry) = self.slots.get_mut(key) else { continue };
             entry.dirty = false;
             if entry.registered == entry.interest {
@@ -223,7 +228,7 @@ impl<R> Registry<R> {
                 }
             }
         }
-        self.dirty.clear();
+        self.dirty = dirty; // keeps its capacity: no allocation next turn
     }
 
     /// How long the next wait may sleep: the caller's limit, shortened to the next deadline
@@ -243,12 +248,9 @@ impl<R> Registry<R> {
 
     /// Sweeps the timer heap when dead entries outnumber live registrations.
     pub(crate) fn compact_timers(&mut self) {
-        let live = self.slots.len();
-        if self.timers.len() <= 2 * live + 64 {
-            return;
+        if self.timers.needs_compaction(self.slots.len()) {
+            self.timers.compact(self.slots.iter_mut().map(|(k, e)| (k, &mut e.deadline)));
         }
-        let entries = self.slots.iter_mut().map(|(k, e)| (k, &mut e.deadline));
-        self.timers.compact_if_needed(live, entries);
     }
 }
 

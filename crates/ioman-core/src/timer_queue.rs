@@ -95,16 +95,15 @@ impl TimerQueue {
         Some(Popped::Skip)
     }
 
-    /// Rebuilds the heap from the live deadlines when garbage dominates, so a long run of
-    /// closed or shortened registrations cannot grow it without bound.
-    pub(crate) fn compact_if_needed<'a>(
-        &mut self,
-        live: usize,
-        entries: impl Iterator<Item = (Key, &'a mut Deadline)>,
-    ) {
-        if self.heap.len() <= 2 * live + 64 {
-            return;
-        }
+    /// Whether garbage dominates the heap (more than two entries per `live` registration, beyond
+    /// a small floor): then [`compact`](Self::compact) is due, so that a long run of closed or
+    /// shortened registrations cannot grow the heap without bound. Cheap: checked every turn.
+    pub(crate) fn needs_compaction(&self, live: usize) -> bool {
+        self.heap.len() > 2 * live + 64
+    }
+
+    /// Rebuilds the heap from the live deadlines (O(n)).
+    pub(crate) fn compact<'a>(&mut self, entries: impl Iterator<Item = (Key, &'a mut Deadline)>) {
         self.heap.clear();
         for (key, d) in entries {
             d.queued = NEVER;
@@ -115,6 +114,7 @@ impl TimerQueue {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.heap.len()
     }
@@ -172,8 +172,10 @@ mod tests {
         for i in (0..10_000u64).rev() {
             q.arm(k, &mut map[k], ms(i + 1)); // always earlier: pushes
         }
-        q.compact_if_needed(map.len(), map.iter_mut());
+        assert!(q.needs_compaction(map.len()));
+        q.compact(map.iter_mut());
         assert_eq!(q.len(), 1);
+        assert!(!q.needs_compaction(map.len()));
         assert_eq!(drain(&mut q, &mut map, ms(1)), vec![k]);
     }
 
