@@ -100,9 +100,8 @@ fn instructions(ctx: &mut Ctx, valgrind: &Path, bins: &[Option<PathBuf>; 2]) -> 
                 per_event[i].push(per);
             }
             Ok(None) => ctx.skip(format!(
-                "dispatch instructions {}: this valgrind does not implement epoll_pwait2 \
-                 (syscall 441, needs valgrind >= 3.21; Debian 12 has 3.19), which rustix always \
-                 uses with the workspace's `linux_5_11` feature",
+                "dispatch instructions {}: this valgrind cannot run the binary (it lacks a \
+                 syscall the binary uses, e.g. epoll_pwait2 before valgrind 3.21)",
                 file_name(bin)
             )),
             Err(e) => ctx.fail(format!("dispatch instructions {}: {e:#}", ctx.rel(bin))),
