@@ -193,7 +193,10 @@ fn partial_messages_are_offered_again_with_the_next_bytes() {
         m.turn(Some(WAIT)).unwrap();
     }
     assert_eq!(read_n(&mut client, 12), b"hello\nworld\n");
-    assert_eq!(m.state().app().calls, [3, 9, 5, 6]); // "hel", "hello\nwor", "world", "world\n"
+    // "hel", "hello\nwor", then "wor" again at once (a call that consumed something may have
+    // stopped by choice), which consumes nothing: no further offer until new bytes, "world",
+    // "world\n".
+    assert_eq!(m.state().app().calls, [3, 9, 3, 5, 6]);
 }
 
 #[test]
@@ -256,9 +259,10 @@ fn an_idle_connection_keeps_no_buffer() {
             i.len()
         }
     }
-    // The handler is all a connection owns besides the core's slot: no inline buffers.
+    // The handler is all a connection owns besides the core's slot: no inline buffers (the
+    // outbox carries its limits and O(1) counters, the rest is pointers and flags).
     let size = std::mem::size_of::<Connection<Echo>>();
-    assert!(size <= 96, "Connection<Echo> is {size} bytes");
+    assert!(size <= 128, "Connection<Echo> is {size} bytes");
     let conn = Connection::new(Echo, ConnConfig::default());
     assert_eq!(conn.pending_output(), 0);
     let _ = Timeout::Never;

@@ -31,7 +31,7 @@ pub(crate) fn event<S, R: Handler<S, R>>(
         return;
     };
     let interest = entry.interest;
-    let read = ready.is_readable() && interest.is_some_and(Interest::is_readable);
+    let read = interest.is_some_and(|i| i.wants_read(ready));
     let write = ready.is_writable() && interest.is_some_and(Interest::is_writable);
     if read || write {
         touch_entry(&mut reg.timers, &reg.time, key, entry);

@@ -25,11 +25,13 @@ pub struct ConnConfig {
     pub(crate) high_water: usize,
     pub(crate) max_input: usize,
     pub(crate) max_output: usize,
+    pub(crate) send_timeout: Option<Duration>,
 }
 
 impl Default for ConnConfig {
     /// Idle 60 s; read budget 64 KiB per event; watermarks 16 KiB / 64 KiB; at most 1 MiB of
-    /// unconsumed input and 8 MiB of pending output.
+    /// unconsumed input and 8 MiB of output held in memory; the send timeout is the idle
+    /// timeout.
     fn default() -> ConnConfig {
         ConnConfig {
             idle: Timeout::Idle(Duration::from_secs(60)),
@@ -38,6 +40,7 @@ impl Default for ConnConfig {
             high_water: 64 * 1024,
             max_input: 1024 * 1024,
             max_output: 8 * 1024 * 1024,
+            send_timeout: None,
         }
     }
 }
@@ -66,10 +69,14 @@ impl ConnConfig {
         self
     }
 
-    /// The hard cap on pending output (at least the high watermark): past it the connection
-    /// is closed with [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow).
-    /// Only output that does not come from this connection's own input can get there (bytes
-    /// other connections send it, or one huge reply): the watermarks stop the rest.
+    /// The hard cap on the output memory one connection holds (at least the high watermark),
+    /// as [`Outbox::held`](crate::Outbox::held) counts it: owned and shared bytes, plus a
+    /// fixed charge per file region (whose bytes stay on disk). An append past it is refused
+    /// and the connection is closed with
+    /// [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow). A protocol that
+    /// checks [`Outbox::has_room`](crate::Outbox::has_room) between replies never gets there
+    /// unless one reply is larger than the cap; bytes other connections send it through
+    /// [`Peer`](crate::Peer) count too, so fan-out cannot grow a slow reader without bound.
     pub fn max_output(mut self, bytes: usize) -> ConnConfig {
         self.max_output = bytes;
         self
@@ -81,6 +88,23 @@ impl ConnConfig {
     pub fn max_input(mut self, bytes: usize) -> ConnConfig {
         self.max_input = bytes.max(1);
         self
+    }
+
+    /// The send timeout: output that stays pending this long without the peer taking any of
+    /// it closes the connection with
+    /// [`CloseReason::SendTimeout`](crate::CloseReason::SendTimeout) (nginx's `send_timeout`:
+    /// the time between two successful writes, not for the whole response). It bounds
+    /// `close_after_flush`, graceful shutdown and every peer that stops reading. `None` (the
+    /// default) uses the idle timeout; with `Timeout::Never` idle and no send timeout, a peer
+    /// that never reads is held until the process ends, which is only right for trusted peers.
+    pub fn send_timeout(mut self, timeout: Option<Duration>) -> ConnConfig {
+        self.send_timeout = timeout;
+        self
+    }
+
+    /// The timeout in force while output is pending (see [`send_timeout`](Self::send_timeout)).
+    pub fn effective_send_timeout(&self) -> Timeout {
+        self.send_timeout.map_or(self.idle, Timeout::Idle)
     }
 
     /// The idle timeout.

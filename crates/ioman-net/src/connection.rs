@@ -7,17 +7,26 @@
 //! - replies are sent at once when the socket takes them; only what is left is queued, and
 //!   `EPOLLOUT` is armed exactly while something is queued;
 //! - reading stops above the high watermark of queued output and resumes below the low one;
+//!   input the protocol left unconsumed is offered again as soon as progress is possible;
 //! - end of stream (FIN) is [`Protocol::on_eof`], distinct from errors; `shutdown(SHUT_WR)` and
-//!   close happen after the flush; the idle timeout is the core's `Timeout::Idle`.
+//!   close happen after the flush; the idle timeout is the core's `Timeout::Idle`, replaced by
+//!   the send timeout while output is pending;
+//! - a panicking protocol hook still ends in `on_close`.
+//!
+//! `input.rs` is the reading side, `output.rs` the flushing side and the state changes after
+//! every callback (`settle`), `mail.rs` what other connections ask of this one.
 
 mod input;
+mod mail;
 mod output;
 
 use crate::flags::Flags;
 use crate::{CloseReason, ConnConfig, Net, NetError, Outbox, ProtoContext, Protocol};
 use ioman_core::{Context, Failure, Handler, Interest, Key, Manager};
 use rustix::fd::{BorrowedFd, OwnedFd};
+use std::any::Any;
 use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 /// A connection driven by a protocol `P`. Register it with [`register`](Self::register).
@@ -61,13 +70,9 @@ impl<P> Connection<P> {
     /// A connection for an accepted (or otherwise connected) socket.
     pub fn new(proto: P, config: impl Into<Arc<ConnConfig>>) -> Connection<P> {
         let config = config.into();
-        Connection {
-            proto,
-            input: Vec::new(),
-            queue: Outbox::new(),
-            config,
-            flags: Flags::default(),
-        }
+        let mut queue = Outbox::new();
+        queue.set_limits(config.high_water, config.output_cap());
+        Connection { proto, input: Vec::new(), queue, config, flags: Flags::default() }
     }
 
     /// A connection for a socket whose non-blocking connect is under way (see
@@ -105,121 +110,211 @@ impl<P> Connection<P> {
     /// Registers the socket with this connection from inside a callback (typically a
     /// [`Listener`](crate::Listener) factory). The key is then a live connection of the loop.
     pub fn register<S: 'static>(
-        self,
+        mut self,
         cx: &mut Context<'_, Net<S>>,
         fd: impl Into<OwnedFd>,
     ) -> Result<Key, NetError>
     where
         P: Protocol<S>,
     {
-        let (interest, idle) = (self.interest(), self.config.idle);
-        let key = cx.add(fd, interest, idle, self)?;
-        opened(cx.state(), key);
+        let (interest, timeout, cap) = self.registration();
+        let key = cx.add(fd, interest, timeout, self)?;
+        opened(cx.state(), key, cap);
         Ok(key)
     }
 
     /// Registers the socket with this connection, between turns.
     pub fn register_with<S: 'static>(
-        self,
+        mut self,
         manager: &mut Manager<Net<S>>,
         fd: impl Into<OwnedFd>,
     ) -> Result<Key, NetError>
     where
         P: Protocol<S>,
     {
-        let (interest, idle) = (self.interest(), self.config.idle);
-        let key = manager.add(fd, interest, idle, self)?;
-        opened(manager.state_mut(), key);
+        let (interest, timeout, cap) = self.registration();
+        let key = manager.add(fd, interest, timeout, self)?;
+        opened(manager.state_mut(), key, cap);
         Ok(key)
     }
 
-    /// What epoll should report next, from the state bits and the queue.
-    pub(super) fn interest(&self) -> Option<Interest> {
-        let stopped = Flags::READ_EOF
+    /// The interest, timeout and peer cap to register with.
+    fn registration(&mut self) -> (Option<Interest>, ioman_core::Timeout, usize) {
+        let timeout = match self.queue.is_empty() {
+            true => self.config.idle,
+            false => {
+                self.flags.set(Flags::SEND_WAIT);
+                self.config.effective_send_timeout()
+            }
+        };
+        (self.interest(), timeout, self.config.output_cap())
+    }
+
+    /// Whether input may be offered to the protocol now (see the contract on [`Protocol`]).
+    pub(super) fn can_offer(&self) -> bool {
+        let stop = Flags::PAUSED
+            | Flags::WATERMARK
+            | Flags::WAIT_PEERS
+            | Flags::READ_EOF
             | Flags::CLOSE_AFTER_FLUSH
             | Flags::CLOSE_NOW
             | Flags::CLOSED
-            | Flags::PAUSED
-            | Flags::WATERMARK
             | Flags::CONNECTING;
-        let read = !self.flags.has(stopped);
+        !self.flags.has(stop) && self.queue.len() < self.config.high_water
+    }
+
+    /// What epoll should report next, from the state bits and the queue. While reading is
+    /// paused (and the peer has not finished), the peer's half-close is still watched
+    /// (`EPOLLRDHUP`), so a paused side learns that its peer left.
+    pub(super) fn interest(&self) -> Option<Interest> {
+        let ended = Flags::PEER_FIN
+            | Flags::READ_EOF
+            | Flags::CLOSE_AFTER_FLUSH
+            | Flags::CLOSE_NOW
+            | Flags::CLOSED
+            | Flags::CONNECTING;
+        let listen = !self.flags.has(ended);
+        let read = listen && self.can_offer();
+        let fin = listen && !read && !self.flags.has(Flags::RDHUP_SEEN);
         let write = self.flags.has(Flags::CONNECTING)
             || (!self.queue.is_empty() && !self.flags.has(Flags::WRITE_SHUT));
-        match (read, write) {
-            (true, true) => Some(Interest::BOTH),
-            (true, false) => Some(Interest::READ),
-            (false, true) => Some(Interest::WRITE),
-            (false, false) => None,
-        }
+        let wanted =
+            [(read, Interest::READ), (write, Interest::WRITE), (fin, Interest::READ_CLOSED)];
+        wanted.into_iter().filter(|(on, _)| *on).map(|(_, i)| i).reduce(Interest::add)
     }
 }
 
-fn opened<S>(net: &mut Net<S>, key: Key) {
-    net.conns.insert(key);
+fn opened<S>(net: &mut Net<S>, key: Key, cap: usize) {
+    net.conns.insert(key, cap);
     net.stats.opened += 1;
 }
 
 impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
     fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>) {
-        if let Err(reason) = self.read(fd, cx, self.config.read_budget, false) {
-            return self.finish(cx, reason);
-        }
-        self.settle(fd, cx);
+        self.guarded(cx, |conn, cx| {
+            let result = match conn.can_offer() {
+                true => conn.read(fd, cx, conn.config.read_budget, input::Mode::Offer),
+                false => conn.buffer_until_eof(fd, cx), // EPOLLRDHUP while paused
+            };
+            match result {
+                Ok(()) => conn.settle(fd, cx),
+                Err(reason) => conn.finish(cx, reason),
+            }
+        });
     }
 
     fn on_write(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>) {
-        if self.flags.has(Flags::CONNECTING) {
-            match rustix::net::sockopt::socket_error(fd) {
-                Ok(Ok(())) => self.flags.clear(Flags::CONNECTING),
-                Ok(Err(e)) | Err(e) => {
-                    return self.finish(cx, CloseReason::ConnectFailed(e.into()));
+        self.guarded(cx, |conn, cx| {
+            if conn.flags.has(Flags::CONNECTING) {
+                match rustix::net::sockopt::socket_error(fd) {
+                    Ok(Ok(())) => conn.flags.clear(Flags::CONNECTING),
+                    Ok(Err(e)) | Err(e) => {
+                        return conn.finish(cx, CloseReason::ConnectFailed(e.into()));
+                    }
                 }
             }
-        }
-        self.settle(fd, cx);
+            conn.settle(fd, cx);
+        });
     }
 
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         let Some(fd) = fd else { return };
-        self.hook(cx, |p, out, pcx| p.on_idle(out, pcx));
-        self.settle(fd, cx);
+        self.guarded(cx, |conn, cx| {
+            if conn.flags.has(Flags::SEND_WAIT) && !conn.queue.is_empty() {
+                return conn.finish(cx, CloseReason::SendTimeout);
+            }
+            conn.hook(cx, |p, out, pcx| p.on_idle(out, pcx));
+            conn.settle(fd, cx);
+        });
     }
 
-    /// Another connection (through [`Peer`](crate::Peer)) or a shutdown left mail: settling
-    /// reads it.
+    /// Another connection (through [`Peer`](crate::Peer)), a shutdown, or this connection
+    /// itself (more kept input to offer next turn) asked it to run: settling does the rest.
     fn on_wake(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         if let Some(fd) = fd {
-            self.settle(fd, cx);
+            self.guarded(cx, |conn, cx| {
+                conn.flags.clear(Flags::STALLED);
+                conn.settle(fd, cx);
+            });
         }
     }
 
     fn on_error(&mut self, fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, Net<S>>) {
-        let error = match failure {
-            Failure::Hangup if !self.flags.has(Flags::CONNECTING) => return self.hangup(fd, cx),
-            Failure::Hangup => io::Error::from(io::ErrorKind::ConnectionRefused),
-            Failure::Error(e) => e.unwrap_or_else(|| io::Error::other("socket error")),
-        };
-        let reason = match self.flags.has(Flags::CONNECTING) {
-            true => CloseReason::ConnectFailed(error),
-            false => CloseReason::Error(error),
-        };
-        self.finish(cx, reason);
+        self.guarded(cx, |conn, cx| {
+            let error = match failure {
+                Failure::Hangup if !conn.flags.has(Flags::CONNECTING) => {
+                    return conn.hangup(fd, cx);
+                }
+                Failure::Hangup => io::Error::from(io::ErrorKind::ConnectionRefused),
+                Failure::Error(e) => e.unwrap_or_else(|| io::Error::other("socket error")),
+            };
+            let reason = match conn.flags.has(Flags::CONNECTING) {
+                true => CloseReason::ConnectFailed(error),
+                false => CloseReason::Error(error),
+            };
+            conn.finish(cx, reason);
+        });
     }
 }
 
 impl<P> Connection<P> {
-    /// Calls a protocol hook with this connection's queue as its outbox.
+    /// Runs one callback's work; if a protocol hook panics, the connection still ends through
+    /// its close path (`on_close` with [`CloseReason::Panicked`], counters, mailbox), and the
+    /// panic is passed on to the manager, which counts and reports it and releases the fd.
+    #[inline(always)]
+    fn guarded<S: 'static>(
+        &mut self,
+        cx: &mut Context<'_, Net<S>>,
+        f: impl FnOnce(&mut Self, &mut Context<'_, Net<S>>),
+    ) where
+        P: Protocol<S>,
+    {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(self, cx))) {
+            self.panicked(cx, payload);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn panicked<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>, payload: Box<dyn Any + Send>)
+    where
+        P: Protocol<S>,
+    {
+        let message = match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+            (Some(s), _) => (*s).to_owned(),
+            (_, Some(s)) => s.clone(),
+            _ => "non-string panic payload".to_owned(),
+        };
+        // `on_close` of a protocol that just panicked may panic too: the close path must end.
+        let closed = catch_unwind(AssertUnwindSafe(|| {
+            self.finish(cx, CloseReason::Panicked(message));
+        }));
+        if closed.is_err() {
+            self.flags.set(Flags::CLOSED);
+            cx.close();
+        }
+        resume_unwind(payload);
+    }
+
+    /// Calls a protocol hook with this connection's queue as its outbox. Any hook may change
+    /// what the protocol would do with its kept input, so that input is offered again.
     pub(super) fn hook<S: 'static>(
         &mut self,
         cx: &mut Context<'_, Net<S>>,
         f: impl FnOnce(&mut P, &mut Outbox, &mut ProtoContext<'_, '_, S>),
     ) {
         if !self.flags.has(Flags::CLOSED | Flags::CLOSE_NOW) {
+            let before = self.queue.len();
             f(&mut self.proto, &mut self.queue, &mut ProtoContext { cx, flags: &mut self.flags });
+            self.flags.clear(Flags::STALLED);
+            if self.queue.len() != before {
+                self.flags.set(Flags::HAD_OUTPUT);
+            }
         }
     }
 
-    /// The close path: `on_close`, forget the connection, close the registration.
+    /// The close path: `on_close`, forget the connection (releasing whoever waited for it to
+    /// drain), close the registration.
     pub(super) fn finish<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>, reason: CloseReason)
     where
         P: Protocol<S>,
@@ -228,17 +323,23 @@ impl<P> Connection<P> {
             return;
         }
         self.flags.set(Flags::CLOSED);
-        self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags });
         let key = cx.key();
-        let net = cx.state();
-        net.forget(key);
-        net.stats.closed += 1;
-        if let CloseReason::OutputOverflow = reason {
-            net.stats.overflowed += 1;
+        let stats = &mut cx.state().stats;
+        stats.closed += 1;
+        match reason {
+            CloseReason::OutputOverflow => stats.overflowed += 1,
+            CloseReason::SendTimeout => stats.send_timeouts += 1,
+            CloseReason::Panicked(_) => stats.panicked += 1,
+            _ => {}
         }
+        // The registration dies first, so nothing `on_close` does can reach it again.
+        cx.close();
+        self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags });
+        let net = cx.state();
+        let waiters = net.forget(key);
         let last = net.draining.is_some() && net.conns.is_empty();
         let timer = if last { net.drain_timer.take() } else { None };
-        cx.close();
+        crate::peer::release(cx, waiters);
         if last {
             // Graceful shutdown: the last connection is gone, so is the need for a deadline.
             if let Some(timer) = timer {

@@ -7,7 +7,7 @@
 use crate::Outbox;
 use crate::peer::Mail;
 use ioman_core::Key;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// The default per-loop read buffer: 64 KiB, enough for one read per event at full speed.
@@ -32,9 +32,15 @@ pub struct NetStats {
     pub opened: u64,
     /// Connections closed through their own close path (with `on_close`).
     pub closed: u64,
-    /// Connections closed because a peer did not read its output
+    /// Connections closed because output past their cap was refused
     /// ([`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow)).
     pub overflowed: u64,
+    /// Connections closed because their peer took no output for the send timeout
+    /// ([`CloseReason::SendTimeout`](crate::CloseReason::SendTimeout)).
+    pub send_timeouts: u64,
+    /// Connections closed because a protocol hook panicked
+    /// ([`CloseReason::Panicked`](crate::CloseReason::Panicked)).
+    pub panicked: u64,
     /// Bytes read from connections.
     pub bytes_read: u64,
     /// Bytes written to connections.
@@ -57,7 +63,8 @@ pub struct Net<S> {
     pub(crate) read_buf: Box<[u8]>,
     pub(crate) scratch: Outbox,
     pub(crate) mail: HashMap<Key, Mail>,
-    pub(crate) conns: HashSet<Key>,
+    /// Live connections, with the output cap each accepts from its peers.
+    pub(crate) conns: HashMap<Key, usize>,
     pub(crate) listeners: Vec<Key>,
     pub(crate) draining: Option<Instant>,
     /// The timer that force-closes what is left when the drain deadline passes.
@@ -85,7 +92,7 @@ impl<S> Net<S> {
             read_buf: vec![0; bytes.max(512)].into_boxed_slice(),
             scratch: Outbox::new(),
             mail: HashMap::new(),
-            conns: HashSet::new(),
+            conns: HashMap::new(),
             listeners: Vec::new(),
             draining: None,
             drain_timer: None,
@@ -120,7 +127,7 @@ impl<S> Net<S> {
 
     /// Whether `key` is a live connection of this loop.
     pub fn is_connection(&self, key: Key) -> bool {
-        self.conns.contains(&key)
+        self.conns.contains_key(&key)
     }
 
     /// Listening registrations made through [`Listener::register`](crate::Listener).
@@ -133,10 +140,11 @@ impl<S> Net<S> {
         self.draining
     }
 
-    /// Forgets a connection closed from outside its own close path (for example by
-    /// `Manager::close`): its mailbox goes too.
-    pub(crate) fn forget(&mut self, key: Key) {
+    /// Forgets a connection (closed, or found closed from outside its own close path, for
+    /// example by `Manager::close`): its mailbox goes too. Returns the connections that were
+    /// waiting for it to drain, for the caller to release.
+    pub(crate) fn forget(&mut self, key: Key) -> Vec<Key> {
         self.conns.remove(&key);
-        self.mail.remove(&key);
+        self.mail.remove(&key).map(|mail| mail.waiters).unwrap_or_default()
     }
 }

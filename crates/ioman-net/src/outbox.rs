@@ -1,12 +1,20 @@
 //! [`Outbox`]: bytes waiting to be sent, as a queue of chunks. Small writes are coalesced into
 //! one owned buffer; whole buffers (`Vec<u8>`, `Arc<[u8]>`, `&'static [u8]`) are queued without
-//! copying. Sending uses one `send` for a single chunk and `sendmsg` with an I/O vector for
-//! several, always with `MSG_NOSIGNAL` so a vanished peer is an `EPIPE`, never a `SIGPIPE`.
+//! copying, and a region of a file is queued as a file region, sent with `sendfile` without
+//! ever entering memory. Sending uses one `send` for a single chunk and `sendmsg` with an I/O
+//! vector for several, always with `MSG_NOSIGNAL` so a vanished peer is an `EPIPE`, never a
+//! `SIGPIPE`.
+//!
+//! An outbox knows two limits, set by its [`Connection`](crate::Connection): the *room mark*
+//! (the high watermark: a protocol that checks [`Outbox::has_room`] stops producing there) and
+//! the *cap* on the memory it holds (past it, appends are refused and the connection is closed
+//! as a slow consumer). Both are counted in O(1).
 
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 use rustix::net::{SendAncillaryBuffer, SendFlags};
 use std::collections::VecDeque;
+use std::fs::File;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 
@@ -16,10 +24,33 @@ const MAX_IOV: usize = 64;
 /// A buffer the per-loop scratch outbox may keep between uses; larger ones are freed.
 const KEEP_SCRATCH: usize = 256 * 1024;
 
+/// What a chunk that is not an owned copy costs against the cap, at least: its place in the
+/// queue. So a protocol cannot grow the queue without bound with tiny shared chunks.
+const CHUNK_CHARGE: usize = 64;
+
+/// What a file region costs against the cap: an open file, not its bytes (they stay on disk).
+/// With the default 8 MiB cap, at most 128 file regions wait per connection.
+pub const FILE_CHARGE: usize = 64 * 1024;
+
 /// Output waiting for a peer: what a [`Protocol`](crate::Protocol) appends replies to.
 ///
-/// Appending never blocks and never fails; the [`Connection`](crate::Connection) sends what
-/// the socket takes and keeps the rest, in order.
+/// Appending never blocks; the [`Connection`](crate::Connection) sends what the socket takes
+/// and keeps the rest, in order.
+///
+/// # Bounded by construction
+/// - [`len`](Self::len) is every byte waiting, file regions included. The connection stops
+///   offering input while it is at or above the high watermark, and a protocol producing many
+///   replies from one input checks [`has_room`](Self::has_room) before each and returns early
+///   (what it did not consume is offered again once the output drained: see
+///   [`Protocol::on_data`](crate::Protocol::on_data)).
+/// - [`held`](Self::held) is the memory the outbox keeps alive: owned and shared bytes, plus
+///   [`FILE_CHARGE`] per file region. An append that would take it past the cap
+///   ([`ConnConfig::max_output`](crate::ConnConfig::max_output)) is dropped, and the connection
+///   is closed with [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow) when
+///   the hook returns. So even a protocol that ignores the room mark cannot make the process
+///   allocate more than the cap per connection. The one exception is [`vec`](Self::vec): bytes
+///   written into it directly are checked when the hook returns, so check `has_room` between
+///   messages when you encode into it.
 ///
 /// ```
 /// use ioman_net::Outbox;
@@ -30,40 +61,109 @@ const KEEP_SCRATCH: usize = 256 * 1024;
 /// out.vec().extend_from_slice(b"\n"); // for encoders that want a Vec<u8>
 /// assert_eq!(out.len(), 19 + 13 + 1);
 /// assert_eq!(out.to_vec(), b"HTTP/1.1 200 OK\r\n\r\n<cached body>\n");
+///
+/// let mut bounded = Outbox::bounded(16, 1024);
+/// bounded.extend_from_slice(&[b'x'; 16]);
+/// assert!(!bounded.has_room()); // a well-behaved protocol stops here
+/// bounded.extend_from_slice(&[b'y'; 2000]); // past the cap: refused
+/// assert!(bounded.overflowed() && bounded.len() == 16);
 /// ```
-#[derive(Default)]
 pub struct Outbox {
     chunks: VecDeque<Chunk>,
     /// Bytes of the front chunk already sent.
     head: usize,
+    /// Bytes of every chunk but an owned back chunk (which [`vec`](Self::vec) may grow).
+    sealed_len: usize,
+    /// The cap charge of every chunk but an owned back chunk.
+    sealed_held: usize,
+    room_mark: usize,
+    cap: usize,
+    overflowed: bool,
+}
+
+impl Default for Outbox {
+    fn default() -> Outbox {
+        Outbox::new()
+    }
 }
 
 enum Chunk {
     Owned(Vec<u8>),
     Shared(Arc<[u8]>),
     Static(&'static [u8]),
+    File(FileRegion),
+}
+
+/// A part of an open file, sent with `sendfile`.
+struct FileRegion {
+    file: Arc<File>,
+    offset: u64,
+    len: usize,
 }
 
 impl Chunk {
-    fn bytes(&self) -> &[u8] {
+    fn len(&self) -> usize {
         match self {
-            Chunk::Owned(v) => v,
-            Chunk::Shared(b) => b,
-            Chunk::Static(b) => b,
+            Chunk::Owned(v) => v.len(),
+            Chunk::Shared(b) => b.len(),
+            Chunk::Static(b) => b.len(),
+            Chunk::File(f) => f.len,
+        }
+    }
+
+    fn charge(&self) -> usize {
+        match self {
+            Chunk::Owned(v) => v.len(),
+            Chunk::Shared(b) => b.len().max(CHUNK_CHARGE),
+            Chunk::Static(_) => CHUNK_CHARGE,
+            Chunk::File(_) => FILE_CHARGE,
+        }
+    }
+
+    /// The bytes of a chunk in memory; `None` for a file region.
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Chunk::Owned(v) => Some(v),
+            Chunk::Shared(b) => Some(b),
+            Chunk::Static(b) => Some(b),
+            Chunk::File(_) => None,
         }
     }
 }
 
 impl Outbox {
-    /// An empty outbox; allocates nothing until something is appended.
+    /// An empty outbox without limits; allocates nothing until something is appended.
     pub const fn new() -> Outbox {
-        Outbox { chunks: VecDeque::new(), head: 0 }
+        Outbox::bounded(usize::MAX, usize::MAX)
     }
 
-    /// Bytes waiting to be sent.
+    /// An empty outbox whose room ends at `room_mark` waiting bytes and which refuses to hold
+    /// more than `cap` (see the type's docs). A [`Connection`](crate::Connection) sets these
+    /// from its [`ConnConfig`](crate::ConnConfig); this constructor is for driving a protocol
+    /// or an encoder without one, e.g. in a test.
+    pub const fn bounded(room_mark: usize, cap: usize) -> Outbox {
+        Outbox {
+            chunks: VecDeque::new(),
+            head: 0,
+            sealed_len: 0,
+            sealed_held: 0,
+            room_mark,
+            cap,
+            overflowed: false,
+        }
+    }
+
+    /// The open owned back chunk's length (not yet counted in the sealed totals).
+    fn tail_len(&self) -> usize {
+        match self.chunks.back() {
+            Some(Chunk::Owned(v)) => v.len(),
+            _ => 0,
+        }
+    }
+
+    /// Bytes waiting to be sent, file regions included.
     pub fn len(&self) -> usize {
-        let total: usize = self.chunks.iter().map(|c| c.bytes().len()).sum();
-        total.saturating_sub(self.head)
+        (self.sealed_len + self.tail_len()).saturating_sub(self.head)
     }
 
     /// Whether nothing is waiting.
@@ -71,21 +171,74 @@ impl Outbox {
         self.len() == 0
     }
 
+    /// The memory this outbox keeps alive, as counted against its cap: owned and shared bytes
+    /// (at least 64 per shared or static chunk), plus [`FILE_CHARGE`] per file region.
+    /// A partly sent buffer counts whole: its memory is freed only once all of it is sent.
+    pub fn held(&self) -> usize {
+        self.sealed_held + self.tail_len()
+    }
+
+    /// Whether the waiting bytes are below the room mark (the connection's high watermark):
+    /// a protocol producing several replies from one input checks this before each one and
+    /// stops when it is `false`.
+    pub fn has_room(&self) -> bool {
+        self.len() < self.room_mark
+    }
+
+    /// Bytes that can still be appended before the room mark (0 when at or past it).
+    pub fn room(&self) -> usize {
+        self.room_mark.saturating_sub(self.len())
+    }
+
+    /// Whether an append was refused because it would have passed the cap. The connection
+    /// then closes with [`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow).
+    pub fn overflowed(&self) -> bool {
+        self.overflowed || self.held() > self.cap
+    }
+
+    /// Whether `charge` more bytes fit under the cap; records the overflow if not.
+    fn admit(&mut self, charge: usize) -> bool {
+        let fits = !self.overflowed && self.held().saturating_add(charge) <= self.cap;
+        self.overflowed |= !fits;
+        fits
+    }
+
+    /// Seals an owned back chunk into the totals, before something is pushed after it.
+    fn seal_tail(&mut self) {
+        let tail = self.tail_len();
+        self.sealed_len += tail;
+        self.sealed_held += tail;
+    }
+
+    fn push_chunk(&mut self, chunk: Chunk) {
+        if chunk.len() == 0 || !self.admit(chunk.charge()) {
+            return;
+        }
+        self.seal_tail();
+        if !matches!(chunk, Chunk::Owned(_)) {
+            self.sealed_len += chunk.len();
+            self.sealed_held += chunk.charge();
+        }
+        self.chunks.push_back(chunk);
+    }
+
     /// Appends a copy of `bytes` (coalesced with the previous small writes).
     pub fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if !bytes.is_empty() {
+        if !bytes.is_empty() && self.admit(bytes.len()) {
             self.vec().extend_from_slice(bytes);
         }
     }
 
     /// The owned buffer at the end of the queue, for code that writes into a `Vec<u8>`. Only
-    /// append to it: bytes already in it may be partly sent.
+    /// append to it: bytes already in it may be partly sent. Writes into it are checked
+    /// against the cap when the hook returns, not as they happen (see the type's docs).
     pub fn vec(&mut self) -> &mut Vec<u8> {
         let tail_is_fresh_owned = match self.chunks.back() {
             Some(Chunk::Owned(_)) => self.chunks.len() > 1 || self.head == 0,
             _ => false,
         };
         if !tail_is_fresh_owned {
+            self.seal_tail();
             self.chunks.push_back(Chunk::Owned(Vec::new()));
         }
         match self.chunks.back_mut() {
@@ -96,42 +249,67 @@ impl Outbox {
 
     /// Queues a whole buffer without copying it.
     pub fn push_vec(&mut self, bytes: Vec<u8>) {
-        if !bytes.is_empty() {
-            self.chunks.push_back(Chunk::Owned(bytes));
-        }
+        self.push_chunk(Chunk::Owned(bytes));
     }
 
-    /// Queues a shared buffer (e.g. a cached file) without copying it.
+    /// Queues a shared buffer (a cached file, a stored value, a broadcast) without copying it.
     pub fn push_shared(&mut self, bytes: Arc<[u8]>) {
-        if !bytes.is_empty() {
-            self.chunks.push_back(Chunk::Shared(bytes));
-        }
+        self.push_chunk(Chunk::Shared(bytes));
     }
 
     /// Queues a static buffer without copying it.
     pub fn push_static(&mut self, bytes: &'static [u8]) {
-        if !bytes.is_empty() {
-            self.chunks.push_back(Chunk::Static(bytes));
-        }
+        self.push_chunk(Chunk::Static(bytes));
     }
 
-    /// Drops everything waiting, and the memory that held it.
+    /// Queues `len` bytes of `file` from `offset`, to be sent with `sendfile`: the bytes are
+    /// never read into memory, and only as much is sent per event as the socket takes. The
+    /// file must hold that many bytes when they are sent; if it has shrunk, the connection is
+    /// closed with an `UnexpectedEof` error (the peer was promised those bytes).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// let file = std::fs::File::open("/etc/hostname")?;
+    /// let len = file.metadata()?.len();
+    /// let mut out = ioman_net::Outbox::new();
+    /// out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: ...\r\n\r\n");
+    /// out.push_file(file, 0, len);
+    /// # Ok(()) }
+    /// ```
+    pub fn push_file(&mut self, file: impl Into<Arc<File>>, offset: u64, len: u64) {
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        self.push_chunk(Chunk::File(FileRegion { file: file.into(), offset, len }));
+    }
+
+    /// Drops everything waiting, and the memory that held it (the limits stay).
     pub fn clear(&mut self) {
-        *self = Outbox::new();
+        *self = Outbox::bounded(self.room_mark, self.cap);
     }
 
-    /// A copy of the waiting bytes, in order (for tests and diagnostics).
+    /// A copy of the waiting bytes, in order (for tests and diagnostics; file regions are read
+    /// with `pread`, and what cannot be read is left out).
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(self.len());
+        let mut v = Vec::with_capacity(self.len().min(1 << 30));
         for (i, c) in self.chunks.iter().enumerate() {
             let skip = if i == 0 { self.head } else { 0 };
-            v.extend_from_slice(c.bytes().get(skip..).unwrap_or_default());
+            match (c, c.bytes()) {
+                (_, Some(bytes)) => v.extend_from_slice(bytes.get(skip..).unwrap_or_default()),
+                (Chunk::File(f), None) => read_region(f, skip, &mut v),
+                _ => {}
+            }
         }
         v
     }
 
+    /// The limits a connection gives its outbox before each hook.
+    pub(crate) fn set_limits(&mut self, room_mark: usize, cap: usize) {
+        self.room_mark = room_mark;
+        self.cap = cap;
+    }
+
     /// Moves everything waiting in `other` to the end of `self`: owned bytes are copied (so
-    /// `other` keeps its buffer for reuse), shared and static chunks are moved.
+    /// `other` keeps its buffer for reuse), shared, static and file chunks are moved. What
+    /// does not fit under `self`'s cap is dropped and marks `self` overflowed.
     pub(crate) fn append(&mut self, other: &mut Outbox) {
         let head = std::mem::take(&mut other.head);
         let mut keep = None;
@@ -145,11 +323,19 @@ impl Outbox {
                         keep = Some(v);
                     }
                 }
-                Chunk::Shared(b) if skip == 0 => self.chunks.push_back(Chunk::Shared(b)),
+                Chunk::Shared(b) if skip == 0 => self.push_chunk(Chunk::Shared(b)),
                 Chunk::Shared(b) => self.extend_from_slice(b.get(skip..).unwrap_or_default()),
                 Chunk::Static(b) => self.push_static(b.get(skip..).unwrap_or_default()),
+                Chunk::File(f) => self.push_chunk(Chunk::File(FileRegion {
+                    offset: f.offset + skip as u64,
+                    len: f.len - skip,
+                    file: f.file,
+                })),
             }
         }
+        self.overflowed |= std::mem::take(&mut other.overflowed);
+        other.sealed_len = 0;
+        other.sealed_held = 0;
         if let Some(v) = keep {
             other.chunks.push_back(Chunk::Owned(v));
         }
@@ -157,7 +343,6 @@ impl Outbox {
 
     /// Empties a reusable scratch outbox, keeping one moderate buffer's memory.
     pub(crate) fn reset_scratch(&mut self) {
-        self.head = 0;
         let keep = match self.chunks.pop_front() {
             Some(Chunk::Owned(mut v)) if v.capacity() <= KEEP_SCRATCH => {
                 v.clear();
@@ -165,7 +350,7 @@ impl Outbox {
             }
             _ => None,
         };
-        self.chunks.clear();
+        self.clear();
         if let Some(v) = keep {
             self.chunks.push_back(Chunk::Owned(v));
         }
@@ -175,35 +360,48 @@ impl Outbox {
     fn consume(&mut self, mut n: usize) {
         while n > 0 {
             let Some(front) = self.chunks.front() else { break };
-            let left = front.bytes().len().saturating_sub(self.head);
+            let left = front.len().saturating_sub(self.head);
             if n < left {
                 self.head += n;
                 return;
             }
             n -= left;
-            self.head = 0;
-            self.chunks.pop_front();
+            self.pop_front();
         }
         // Drop empty owned chunks left at the front (e.g. an unused `vec()`).
-        while self.chunks.front().is_some_and(|c| c.bytes().len() <= self.head) {
-            self.head = 0;
-            self.chunks.pop_front();
+        while self.chunks.front().is_some_and(|c| c.len() <= self.head) {
+            self.pop_front();
         }
     }
 
-    /// Sends as much as the socket takes, at most about `budget` bytes: one `send` per
-    /// chunk-less-than-all, one `sendmsg` when several chunks wait. Returns the bytes sent;
-    /// `WouldBlock` is not an error (the rest stays queued).
+    fn pop_front(&mut self) {
+        self.head = 0;
+        let is_open_tail = self.chunks.len() == 1;
+        if let Some(chunk) = self.chunks.pop_front() {
+            if !(is_open_tail && matches!(chunk, Chunk::Owned(_))) {
+                self.sealed_len -= chunk.len();
+                self.sealed_held -= chunk.charge();
+            }
+        }
+    }
+
+    /// Sends as much as the socket takes, at most about `budget` bytes. Returns the bytes
+    /// sent; `WouldBlock` is not an error (the rest stays queued). A file region that ends
+    /// before its length is an `UnexpectedEof` error.
     pub(crate) fn send(&mut self, fd: BorrowedFd<'_>, budget: usize) -> io::Result<usize> {
         let mut sent = 0;
-        while sent < budget {
-            let (tried, result) = self.send_once(fd);
+        while sent < budget && !self.chunks.is_empty() {
+            let (tried, result) = self.send_once(fd, budget - sent);
             match result {
+                Ok(0) if tried > 0 && matches!(self.chunks.front(), Some(Chunk::File(_))) => {
+                    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "file region shrank");
+                    return Err(e);
+                }
                 Ok(n) => {
                     self.consume(n);
                     sent += n;
-                    if n < tried || self.chunks.is_empty() {
-                        break; // the socket buffer is full, or everything went
+                    if n < tried {
+                        break; // the socket buffer is full
                     }
                 }
                 Err(Errno::INTR) => {}
@@ -214,19 +412,25 @@ impl Outbox {
         Ok(sent)
     }
 
-    /// One send call over the front chunks: (bytes offered, result).
-    fn send_once(&self, fd: BorrowedFd<'_>) -> (usize, rustix::io::Result<usize>) {
-        let flags = SendFlags::NOSIGNAL;
-        if self.chunks.len() == 1 {
-            let bytes = self.chunks[0].bytes().get(self.head..).unwrap_or_default();
-            return (bytes.len(), rustix::net::send(fd, bytes, flags));
+    /// One send call over the front chunks: (bytes offered, result). A file region at the
+    /// front goes out with `sendfile`; memory chunks before a file region are sent with
+    /// `MSG_MORE`, so a response head and its file body leave in full segments.
+    fn send_once(&self, fd: BorrowedFd<'_>, budget: usize) -> (usize, rustix::io::Result<usize>) {
+        if let Some(Chunk::File(f)) = self.chunks.front() {
+            let mut offset = f.offset + self.head as u64;
+            let count = (f.len - self.head).min(budget);
+            return (count, rustix::fs::sendfile(fd, &*f.file, Some(&mut offset), count));
         }
         let mut slices = [IoSlice::new(&[]); MAX_IOV];
         let mut count = 0;
         let mut offered = 0;
+        let mut flags = SendFlags::NOSIGNAL;
         for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
-            let skip = if i == 0 { self.head } else { 0 };
-            let bytes = chunk.bytes().get(skip..).unwrap_or_default();
+            let Some(bytes) = chunk.bytes() else {
+                flags |= SendFlags::MORE;
+                break;
+            };
+            let bytes = bytes.get(if i == 0 { self.head } else { 0 }..).unwrap_or_default();
             if !bytes.is_empty() {
                 slices[count] = IoSlice::new(bytes);
                 count += 1;
@@ -239,6 +443,23 @@ impl Outbox {
             _ => {
                 let mut control = SendAncillaryBuffer::default();
                 (offered, rustix::net::sendmsg(fd, &slices[..count], &mut control, flags))
+            }
+        }
+    }
+}
+
+/// Appends what `pread` gives of a file region from `skip` on (for [`Outbox::to_vec`]).
+fn read_region(f: &FileRegion, skip: usize, v: &mut Vec<u8>) {
+    let mut at = f.offset + skip as u64;
+    let mut left = f.len - skip;
+    let mut buf = [0u8; 16 * 1024];
+    while left > 0 {
+        match rustix::io::pread(&*f.file, &mut buf[..left.min(16 * 1024)], at) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                v.extend_from_slice(&buf[..n]);
+                at += n as u64;
+                left -= n;
             }
         }
     }
@@ -259,6 +480,7 @@ impl std::fmt::Debug for Outbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Outbox")
             .field("len", &self.len())
+            .field("held", &self.held())
             .field("chunks", &self.chunks.len())
             .finish()
     }
@@ -268,19 +490,31 @@ impl std::fmt::Debug for Outbox {
 mod tests {
     use super::*;
 
+    /// The O(1) counters against a walk over the chunks.
+    #[track_caller]
+    fn check(out: &Outbox) {
+        let walked: usize = out.chunks.iter().map(Chunk::len).sum::<usize>() - out.head;
+        assert_eq!(out.len(), walked, "len counter drifted");
+        assert_eq!(out.len(), out.to_vec().len());
+    }
+
     #[test]
     fn consume_across_chunks_keeps_order() {
         let mut out = Outbox::new();
         out.extend_from_slice(b"abc");
         out.push_static(b"def");
         out.push_vec(b"gh".to_vec());
+        check(&out);
         out.consume(4);
         assert_eq!(out.to_vec(), b"efgh");
+        check(&out);
         out.extend_from_slice(b"i"); // coalesces into the owned tail
         assert_eq!(out.to_vec(), b"efghi");
+        check(&out);
         out.consume(100);
         assert!(out.is_empty());
         assert!(out.chunks.is_empty());
+        assert_eq!((out.sealed_len, out.sealed_held, out.held()), (0, 0, 0));
     }
 
     #[test]
@@ -290,6 +524,7 @@ mod tests {
         out.consume(2);
         out.vec().clear(); // misuse: must not corrupt the sent offset
         assert_eq!(out.to_vec(), b"llo");
+        check(&out);
     }
 
     #[test]
@@ -302,8 +537,42 @@ mod tests {
         queue.extend_from_slice(b">");
         queue.append(&mut scratch);
         assert_eq!(queue.to_vec(), b">yz123");
+        check(&queue);
         assert!(scratch.is_empty());
         scratch.reset_scratch();
         assert!(scratch.is_empty());
+        check(&scratch);
+    }
+
+    #[test]
+    fn the_cap_refuses_appends_and_shared_chunks_count_once() {
+        let mut out = Outbox::bounded(100, 1000);
+        let big: Arc<[u8]> = Arc::from(vec![7u8; 600]);
+        out.push_shared(big.clone());
+        assert!(!out.has_room() && !out.overflowed());
+        out.push_shared(big);
+        assert!(out.overflowed(), "1200 bytes held under a 1000-byte cap");
+        assert_eq!(out.len(), 600);
+        out.clear();
+        assert!(!out.overflowed() && out.is_empty() && out.has_room());
+    }
+
+    #[test]
+    fn file_regions_count_as_waiting_bytes_but_not_as_memory() {
+        let path = std::env::temp_dir().join(format!("ioman-outbox-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = File::open(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let mut out = Outbox::new();
+        out.extend_from_slice(b"<");
+        out.push_file(file, 2, 5);
+        out.extend_from_slice(b">");
+        assert_eq!(out.to_vec(), b"<23456>");
+        assert_eq!(out.len(), 7);
+        assert_eq!(out.held(), 2 + FILE_CHARGE);
+        check(&out);
+        out.consume(3);
+        assert_eq!(out.to_vec(), b"456>");
+        check(&out);
     }
 }

@@ -15,6 +15,10 @@ pub(crate) const WAKE: u8 = 1;
 pub(crate) const SHUTDOWN_WRITE: u8 = 2;
 pub(crate) const CLOSE_AFTER_FLUSH: u8 = 4;
 pub(crate) const CLOSE: u8 = 8;
+/// A connection this one waited for ([`ProtoContext::wait_for`]) has drained: read again.
+///
+/// [`ProtoContext::wait_for`]: crate::ProtoContext::wait_for
+pub(crate) const RESUME: u8 = 16;
 
 /// One connection's mailbox: what others sent it since it last ran, and what it last
 /// published about its own output backlog.
@@ -26,11 +30,17 @@ pub(crate) struct Mail {
     /// The owner was woken (its `on_wake` is pending) to read this mailbox.
     pub(crate) poked: bool,
     pub(crate) requests: u8,
+    /// Connections whose reading waits until the owner's output drains.
+    pub(crate) waiters: Vec<Key>,
 }
 
 impl Mail {
     pub(crate) fn is_idle(&self) -> bool {
-        self.out.is_empty() && self.backlog == 0 && self.requests == 0 && !self.poked
+        self.out.is_empty()
+            && self.backlog == 0
+            && self.requests == 0
+            && !self.poked
+            && self.waiters.is_empty()
     }
 }
 
@@ -40,6 +50,14 @@ impl Mail {
 ///
 /// Requests take effect when the target next runs, at the latest at the end of this turn, in
 /// the order they were made; bytes sent are queued after the target's own pending output.
+///
+/// Bytes sent count against the target's
+/// [`ConnConfig::max_output`](crate::ConnConfig::max_output) at once: what would pass it is
+/// refused (not stored) and the target is closed as a slow consumer
+/// ([`CloseReason::OutputOverflow`](crate::CloseReason::OutputOverflow)). For backpressure
+/// instead of disconnection, the sender checks [`pending`](Self::pending) (or what
+/// [`send`](Self::send) returns) and waits with
+/// [`ProtoContext::wait_for`](crate::ProtoContext::wait_for).
 ///
 /// ```
 /// use ioman_net::{Net, NetError, Peer};
@@ -74,7 +92,7 @@ impl<'a, 'b, S: 'static> Peer<'a, 'b, S> {
     /// Whether the target is still a live connection.
     pub fn is_alive(&mut self) -> bool {
         let key = self.key;
-        self.cx.contains(key) && self.cx.state().conns.contains(&key)
+        self.cx.contains(key) && self.cx.state().conns.contains_key(&key)
     }
 
     /// Bytes waiting for the target: sent to its mailbox since it last ran, plus its own
@@ -85,11 +103,36 @@ impl<'a, 'b, S: 'static> Peer<'a, 'b, S> {
         self.cx.state().mail.get(&key).map_or(0, |m| m.out.len() + m.backlog)
     }
 
-    /// Queues `bytes` for the target; returns [`pending`](Self::pending) afterwards.
+    /// Queues a copy of `bytes` for the target; returns [`pending`](Self::pending)
+    /// afterwards. For the same bytes to many targets, [`send_shared`](Self::send_shared)
+    /// copies nothing.
     pub fn send(&mut self, bytes: &[u8]) -> Result<usize, NetError> {
+        self.deposit(|out| out.extend_from_slice(bytes))
+    }
+
+    /// Queues a shared buffer for the target without copying it (a broadcast sends one
+    /// `Arc` to every member); returns [`pending`](Self::pending) afterwards.
+    pub fn send_shared(&mut self, bytes: std::sync::Arc<[u8]>) -> Result<usize, NetError> {
+        self.deposit(|out| out.push_shared(bytes))
+    }
+
+    /// Appends to the target's mailbox under the target's cap.
+    fn deposit(&mut self, put: impl FnOnce(&mut Outbox)) -> Result<usize, NetError> {
+        let key = self.key;
+        let cap = self.cx.state().conns.get(&key).copied().unwrap_or(usize::MAX);
         let mail = self.mailbox()?;
-        mail.out.extend_from_slice(bytes);
+        mail.out.set_limits(usize::MAX, cap.saturating_sub(mail.backlog));
+        put(&mut mail.out);
         Ok(mail.out.len() + mail.backlog)
+    }
+
+    /// Records that `waiter` waits for the target to drain, and makes sure the target looks.
+    pub(crate) fn add_waiter(&mut self, waiter: Key) -> Result<(), NetError> {
+        let mail = self.mailbox()?;
+        if !mail.waiters.contains(&waiter) {
+            mail.waiters.push(waiter);
+        }
+        Ok(())
     }
 
     /// Calls the target's [`Protocol::on_wake`](crate::Protocol::on_wake).
@@ -114,7 +157,7 @@ impl<'a, 'b, S: 'static> Peer<'a, 'b, S> {
         self.request(CLOSE)
     }
 
-    fn request(&mut self, what: u8) -> Result<(), NetError> {
+    pub(crate) fn request(&mut self, what: u8) -> Result<(), NetError> {
         self.mailbox()?.requests |= what;
         Ok(())
     }
@@ -122,18 +165,26 @@ impl<'a, 'b, S: 'static> Peer<'a, 'b, S> {
     /// The target's mailbox, after making sure the target will look at it.
     fn mailbox(&mut self) -> Result<&mut Mail, NetError> {
         let key = self.key;
-        if !self.is_alive() {
-            self.cx.state().forget(key);
-            return Err(NetError::Gone(key));
-        }
         let is_current = self.cx.key() == key; // it looks at its mail after this callback
-        let poked = self.cx.state().mail.get(&key).is_some_and(|m| m.poked);
-        if !is_current && !poked && self.cx.wake(key).is_err() {
-            self.cx.state().forget(key);
+        let gone = !self.is_alive()
+            || (!is_current
+                && !self.cx.state().mail.get(&key).is_some_and(|m| m.poked)
+                && self.cx.wake(key).is_err());
+        if gone {
+            let waiters = self.cx.state().forget(key);
+            release(self.cx, waiters);
             return Err(NetError::Gone(key));
         }
         let mail = self.cx.state().mail.entry(key).or_default();
         mail.poked |= !is_current;
         Ok(mail)
+    }
+}
+
+/// Tells each of `waiters` that what it waited for has drained (or is gone): its reading
+/// resumes. Waiters that closed in the meantime are skipped.
+pub(crate) fn release<S: 'static>(cx: &mut Context<'_, Net<S>>, waiters: Vec<Key>) {
+    for waiter in waiters {
+        let _ = Peer::new(cx, waiter).request(RESUME);
     }
 }

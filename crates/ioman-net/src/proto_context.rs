@@ -4,14 +4,14 @@
 //! [`Context`](ioman_core::Context), which stays available for anything else.
 
 use crate::flags::Flags;
-use crate::{Net, Peer};
+use crate::{Net, NetError, Peer};
 use ioman_core::{Context, Key, Stats};
 use std::time::Instant;
 
 /// The handle every [`Protocol`](crate::Protocol) hook gets.
 ///
 /// Requests about the own connection (`close`, `close_after_flush`, `shutdown_write`,
-/// `pause_reading`) take effect when the hook returns.
+/// `pause_reading`, `wait_for`) take effect when the hook returns.
 pub struct ProtoContext<'a, 'b, S: 'static = ()> {
     pub(crate) cx: &'a mut Context<'b, Net<S>>,
     pub(crate) flags: &'a mut Flags,
@@ -66,9 +66,49 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
         self.flags.set(Flags::PAUSED);
     }
 
-    /// Undoes [`pause_reading`](Self::pause_reading).
+    /// Undoes [`pause_reading`](Self::pause_reading). Input left unconsumed is offered again
+    /// when the hook returns, without waiting for new bytes.
     pub fn resume_reading(&mut self) {
-        self.flags.clear(Flags::PAUSED);
+        self.flags.clear(Flags::PAUSED | Flags::STALLED);
+    }
+
+    /// Pauses reading until connection `key` has drained what waits for it to its low
+    /// watermark (or has closed): fan-out backpressure. A protocol that sends to other
+    /// connections checks what [`Peer::send`] returns and, when a target is backed up (at or
+    /// above its high watermark, say), calls this and stops consuming; its unconsumed input is
+    /// offered again once the target drained. So a fast sender is slowed to the pace of its
+    /// readers instead of growing their buffers; a reader that takes nothing at all is closed
+    /// by its send timeout, which releases its waiters too.
+    ///
+    /// Waiting for this connection itself, or for a key that is gone, does nothing and is
+    /// [`NetError::Gone`] for the latter.
+    pub fn wait_for(&mut self, key: Key) -> Result<(), NetError> {
+        let me = self.cx.key();
+        if key == me {
+            return Ok(());
+        }
+        Peer::new(self.cx, key).add_waiter(me)?;
+        self.flags.set(Flags::WAIT_PEERS);
+        Ok(())
+    }
+
+    /// Whether reading waits for another connection to drain ([`wait_for`](Self::wait_for)).
+    pub fn is_waiting(&self) -> bool {
+        self.flags.has(Flags::WAIT_PEERS)
+    }
+
+    /// Whether this connection is closing ([`close`](Self::close) or
+    /// [`close_after_flush`](Self::close_after_flush) was asked, here or by a peer): a parse
+    /// loop can stop.
+    pub fn is_closing(&self) -> bool {
+        self.flags.has(Flags::CLOSE_NOW | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSED)
+    }
+
+    /// Whether the peer has shut down its sending side (a read reached end of stream). It can
+    /// be true before [`on_eof`](crate::Protocol::on_eof): also while reading is paused
+    /// (`EPOLLRDHUP` is watched then), once the input that came first is buffered here.
+    pub fn peer_finished(&self) -> bool {
+        self.flags.has(Flags::PEER_FIN)
     }
 
     /// Whether reading is paused by this protocol.

@@ -42,13 +42,46 @@ use std::io;
 /// `S` is the application's loop-wide state, reached through [`ProtoContext::state`] (the
 /// manager holds it inside a [`Net<S>`](crate::Net)).
 ///
+/// # The input/output contract
+/// The connection couples what it reads to what the protocol must write, so that memory is
+/// bounded by configuration whatever the peer does:
+/// - **Input is offered only while output has room**: while fewer than the high watermark's
+///   bytes are pending ([`ConnConfig::watermarks`](crate::ConnConfig::watermarks)), reading
+///   is not paused ([`ProtoContext::pause_reading`], [`ProtoContext::wait_for`]) and the
+///   connection is not closing. Above the mark the connection stops reading; the kernel
+///   buffers, then the peer's sends block (TCP flow control does the rest).
+/// - **The protocol can see its budget**: [`Outbox::has_room`] turns `false` at the high
+///   watermark. A protocol that turns one input into many replies (pipelined requests) checks
+///   it before each reply and returns early with what it consumed so far.
+/// - **Input left unconsumed is offered again by the connection itself** as soon as progress
+///   is possible — at once if the call consumed something (a protocol may handle one message
+///   per call), after the output drained below the low watermark, after
+///   [`resume_reading`](ProtoContext::resume_reading), after a wake, after any other hook —
+///   never only when new bytes arrive. A call that consumes nothing means "I need more bytes":
+///   the same input is not offered again until more arrive or one of those changes happens.
+/// - **Output per call is bounded**: appends past
+///   [`ConnConfig::max_output`](crate::ConnConfig::max_output) are refused and the
+///   connection closes with [`CloseReason::OutputOverflow`] (see [`Outbox`]). Large bodies
+///   are not built in memory: queue a file region ([`Outbox::push_file`], sent with
+///   `sendfile`), share a buffer ([`Outbox::push_shared`]), or produce the next piece in
+///   [`on_drained`](Self::on_drained).
+/// - **Pending output must make progress**: if the peer takes none of it for the send
+///   timeout ([`ConnConfig::send_timeout`](crate::ConnConfig::send_timeout)), the connection
+///   closes with [`CloseReason::SendTimeout`], whatever the protocol asked (this bounds
+///   `close_after_flush` and graceful shutdown).
+/// - **Nothing deadlocks on the reply's path**: [`on_drained`](Self::on_drained) runs after
+///   every hook whose output was all sent, even when the socket took it at once, so a
+///   protocol that pauses reading until its reply is out is always resumed.
+///
 /// # Call order
 /// All hooks run on the loop's thread, one at a time. For one connection:
 /// `on_data`* (interleaved with `on_drained`, `on_wake`, `on_idle`), then at most one
-/// `on_eof`, at most one `on_shutdown`, and finally exactly one `on_close` — unless the
-/// registration is closed from outside the connection (by [`Manager::close`] or
-/// [`Context::close_key`], or by dropping the manager), which drops the protocol without
-/// `on_close`.
+/// `on_eof` (once the input that came before the end of stream has been offered), at most
+/// one `on_shutdown`, and finally exactly one `on_close` — also when a hook panicked
+/// ([`CloseReason::Panicked`]; the panic is then passed on to the manager, which counts and
+/// reports it). Only a registration closed from outside the connection (by
+/// [`Manager::close`] or [`Context::close_key`], or by dropping the manager) is dropped
+/// without `on_close`.
 ///
 /// Output written in any hook but `on_close` is sent in order. After [`ProtoContext::close`]
 /// no further hook except `on_close` runs; after [`ProtoContext::close_after_flush`] no further
@@ -59,8 +92,8 @@ use std::io;
 pub trait Protocol<S: 'static = ()>: 'static {
     /// Bytes arrived. `input` holds every byte received and not yet consumed, oldest first;
     /// append replies to `out` and return how many bytes of `input` were used (at most
-    /// `input.len()`; larger values are clamped). Unconsumed bytes are offered again, followed
-    /// by new ones, on the next call.
+    /// `input.len()`; larger values are clamped). Unconsumed bytes are offered again (see the
+    /// contract above): with new bytes appended, or as they are once progress is possible.
     ///
     /// If unconsumed input reaches [`ConnConfig::max_input`](crate::ConnConfig::max_input),
     /// the connection is closed with [`CloseReason::InputTooLarge`] — a protocol must consume
@@ -81,9 +114,11 @@ pub trait Protocol<S: 'static = ()>: 'static {
         cx.close_after_flush();
     }
 
-    /// Everything queued for the peer has been sent (called once per transition from "output
-    /// pending" to "all sent"). A protocol streaming a large reply appends its next piece
-    /// here, keeping memory bounded.
+    /// Everything written so far has been handed to the kernel: called once each time output
+    /// goes from "something written" to "all sent" — also when the socket took a reply at once.
+    /// A protocol streaming a large body appends its next piece here: the kernel's socket
+    /// buffer still holds what was sent, so the stream does not stall, and memory stays at one
+    /// piece.
     fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
         let _ = (out, cx);
     }
@@ -94,7 +129,8 @@ pub trait Protocol<S: 'static = ()>: 'static {
         let _ = (out, cx);
     }
 
-    /// The connection was idle for its [`ConnConfig::idle`](crate::ConnConfig::idle). The
+    /// The connection was idle for its [`ConnConfig::idle`](crate::ConnConfig::idle) with no
+    /// output pending (pending output that makes no progress is the send timeout instead). The
     /// default closes at once. If the hook neither closes nor sets anything, the idle timer
     /// starts again.
     fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
@@ -136,9 +172,15 @@ pub enum CloseReason {
     /// An outgoing connection ([`Connection::connecting`](crate::Connection::connecting))
     /// could not be established.
     ConnectFailed(io::Error),
-    /// More than [`ConnConfig::max_output`](crate::ConnConfig::max_output) bytes were waiting
-    /// for a peer that does not read: the slow consumer was disconnected.
+    /// Output past [`ConnConfig::max_output`](crate::ConnConfig::max_output) was refused:
+    /// one reply larger than the cap, or a peer that does not read while others send it bytes.
     OutputOverflow,
+    /// Output was pending and the peer took none of it for the send timeout
+    /// ([`ConnConfig::send_timeout`](crate::ConnConfig::send_timeout)).
+    SendTimeout,
+    /// A hook of the protocol panicked, with this message. `on_close` still runs (so the
+    /// application can clean up); the panic is then passed on to the manager.
+    Panicked(String),
     /// More than [`ConnConfig::max_input`](crate::ConnConfig::max_input) bytes were received
     /// without the protocol consuming them.
     InputTooLarge,

@@ -140,7 +140,7 @@ fn drain<S, O: Ops<S>>(ops: &mut O, grace: Duration) {
     for key in std::mem::take(&mut ops.net().listeners) {
         ops.close(key);
     }
-    let conns: Vec<Key> = ops.net().conns.iter().copied().collect();
+    let conns: Vec<Key> = ops.net().conns.keys().copied().collect();
     for key in conns {
         if ops.wake(key) {
             ops.net().mail.entry(key).or_default().poked = true;
@@ -158,7 +158,7 @@ fn drain<S, O: Ops<S>>(ops: &mut O, grace: Duration) {
 /// Closes every connection that is left and stops the manager.
 fn force<S, O: Ops<S>>(ops: &mut O) {
     let net = ops.net();
-    let conns: Vec<Key> = net.conns.drain().collect();
+    let conns: Vec<Key> = net.conns.drain().map(|(key, _)| key).collect();
     net.mail.clear();
     for key in conns {
         ops.close(key);

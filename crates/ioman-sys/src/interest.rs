@@ -5,7 +5,9 @@ use rustix::event::epoll::EventFlags;
 use std::fmt;
 use std::ops::BitOr;
 
-/// What a registration wants to be told about: readable, writable, or both.
+/// What a registration wants to be told about: readable, writable, or both; or, for a
+/// registration that has stopped reading, only that its peer shut down its sending side
+/// ([`READ_CLOSED`](Interest::READ_CLOSED)).
 ///
 /// Error and hang-up conditions are always reported by the kernel and need no interest.
 /// Registrations are level-triggered: an fd that stays readable is reported on every wait
@@ -23,6 +25,7 @@ pub struct Interest(u8);
 
 const R: u8 = 1;
 const W: u8 = 2;
+const C: u8 = 4;
 
 impl Interest {
     /// Readable: data (or end of stream, or a pending connection) can be read.
@@ -31,6 +34,11 @@ impl Interest {
     pub const WRITE: Interest = Interest(W);
     /// Both readable and writable.
     pub const BOTH: Interest = Interest(R | W);
+    /// Only the peer's half-close (`EPOLLRDHUP` without `EPOLLIN`): for a connection that has
+    /// paused reading (backpressure) but must still learn that its peer finished sending. It
+    /// is reported as readable, since a read would now reach end of stream after the data
+    /// still buffered. Level-triggered like everything else: drop it once seen.
+    pub const READ_CLOSED: Interest = Interest(C);
 
     /// Whether readability is wanted.
     pub const fn is_readable(self) -> bool {
@@ -40,6 +48,20 @@ impl Interest {
     /// Whether writability is wanted.
     pub const fn is_writable(self) -> bool {
         self.0 & W != 0
+    }
+
+    /// Whether the peer's half-close is wanted on its own ([`READ_CLOSED`](Self::READ_CLOSED));
+    /// [`READ`](Self::READ) includes it anyway.
+    pub const fn is_read_closed(self) -> bool {
+        self.0 & C != 0
+    }
+
+    /// Whether `ready` is a reason to read for this interest: readable with
+    /// [`READ`](Self::READ), or the peer's half-close with [`READ_CLOSED`](Self::READ_CLOSED).
+    #[inline]
+    pub fn wants_read(self, ready: crate::Readiness) -> bool {
+        (self.is_readable() && ready.is_readable())
+            || (self.is_read_closed() && ready.is_read_closed())
     }
 
     /// The union of both interests.
@@ -66,6 +88,9 @@ impl Interest {
             if i.is_writable() {
                 flags |= EventFlags::OUT;
             }
+            if i.is_read_closed() {
+                flags |= EventFlags::RDHUP;
+            }
         }
         flags
     }
@@ -80,11 +105,16 @@ impl BitOr for Interest {
 
 impl fmt::Debug for Interest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.is_readable(), self.is_writable()) {
-            (true, true) => f.write_str("READ | WRITE"),
-            (true, false) => f.write_str("READ"),
-            _ => f.write_str("WRITE"),
+        let names = [(R, "READ"), (W, "WRITE"), (C, "READ_CLOSED")];
+        let mut first = true;
+        for (bit, name) in names {
+            if self.0 & bit != 0 {
+                f.write_str(if first { "" } else { " | " })?;
+                f.write_str(name)?;
+                first = false;
+            }
         }
+        Ok(())
     }
 }
 
@@ -100,6 +130,19 @@ mod tests {
         );
         assert!(!Interest::to_epoll(Some(Interest::READ)).contains(EventFlags::OUT));
         assert_eq!(Interest::to_epoll(Some(Interest::WRITE)), EventFlags::OUT);
+        let closed = Interest::WRITE | Interest::READ_CLOSED;
+        assert_eq!(Interest::to_epoll(Some(closed)), EventFlags::OUT | EventFlags::RDHUP);
+    }
+
+    #[test]
+    fn read_closed_alone_reads_only_on_half_close() {
+        use crate::Readiness;
+        let fin = Readiness::from_epoll(EventFlags::IN | EventFlags::RDHUP);
+        let data = Readiness::from_epoll(EventFlags::IN);
+        assert!(Interest::READ_CLOSED.wants_read(fin));
+        assert!(!Interest::READ_CLOSED.wants_read(data));
+        assert!(Interest::READ.wants_read(data));
+        assert_eq!(format!("{:?}", Interest::WRITE | Interest::READ_CLOSED), "WRITE | READ_CLOSED");
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! The input side of a [`Connection`]: reads through the loop's shared buffer within the
-//! per-event budget, hands bytes to the protocol (keeping only what it did not consume), sends
-//! the direct reply, and salvages unread input after a hang-up.
+//! per-event budget, hands bytes to the protocol (keeping only what it did not consume),
+//! sends the direct reply, offers kept input again when progress is possible, buffers what a
+//! peer sent before its half-close while reading is paused, and salvages unread input after
+//! a hang-up.
 
 use super::Connection;
 use crate::flags::Flags;
 use crate::{CloseReason, Net, ProtoContext, Protocol};
-use ioman_core::{Context, Interest};
+use ioman_core::Context;
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 
@@ -15,18 +17,20 @@ pub(super) const WRITE_BUDGET: usize = 4 * 1024 * 1024;
 /// The most bytes read after a hang-up (the kernel's receive buffer holds less).
 const SALVAGE_LIMIT: usize = 64 * 1024 * 1024;
 
-impl<P> Connection<P> {
-    /// Whether another read may happen in this event; `salvage` ignores the pauses.
-    fn wants_input(&self, salvage: bool) -> bool {
-        if salvage {
-            let done =
-                Flags::READ_EOF | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW | Flags::CLOSED;
-            return !self.flags.has(done);
-        }
-        self.interest().is_some_and(Interest::is_readable)
-            && self.queue.len() < self.config.high_water
-    }
+/// The most offers of kept input per event; the rest is offered next turn (a self-wake), so a
+/// protocol that handles one message per call cannot monopolise a turn.
+const REOFFER_CALLS: usize = 64;
 
+/// How a read loop treats the protocol's pauses.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Read while input may be offered (the normal case).
+    Offer,
+    /// The peer hung up: read what is left whatever the pauses, and offer it.
+    Salvage,
+}
+
+impl<P> Connection<P> {
     /// `EPOLLHUP`: both directions are shut. Usually nothing is left to read, but a
     /// connection that paused reading (backpressure) after its own `shutdown(SHUT_WR)` can
     /// still have data in the kernel's receive buffer, and the core closes the registration
@@ -36,9 +40,15 @@ impl<P> Connection<P> {
     where
         P: Protocol<S>,
     {
-        // Epoll reports no `EPOLLIN` without read interest, so just try: it does not block.
-        if self.wants_input(true) {
-            if let Err(reason) = self.read(fd, cx, SALVAGE_LIMIT, true) {
+        let done = Flags::READ_EOF | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW | Flags::CLOSED;
+        if !self.flags.has(done) {
+            // Epoll reports no `EPOLLIN` without read interest, so just try: it does not block.
+            let mut result = self.read(fd, cx, SALVAGE_LIMIT, Mode::Salvage);
+            // Input kept while paused (e.g. buffered at the peer's half-close) is offered too.
+            if result.is_ok() && !self.input.is_empty() && !self.flags.has(Flags::STALLED) {
+                result = self.deliver(fd, &[], cx);
+            }
+            if let Err(reason) = result {
                 return self.finish(cx, reason);
             }
             self.settle(fd, cx);
@@ -46,13 +56,14 @@ impl<P> Connection<P> {
         self.finish(cx, CloseReason::Hangup);
     }
 
-    /// Reads up to `budget` bytes, handing each piece to the protocol.
+    /// Reads up to `budget` bytes, handing each piece to the protocol. End of stream sets
+    /// `PEER_FIN`; `settle` delivers `on_eof` once the kept input has been offered.
     pub(super) fn read<S: 'static>(
         &mut self,
         fd: BorrowedFd<'_>,
         cx: &mut Context<'_, Net<S>>,
         budget: usize,
-        salvage: bool,
+        mode: Mode,
     ) -> Result<(), CloseReason>
     where
         P: Protocol<S>,
@@ -62,12 +73,12 @@ impl<P> Connection<P> {
         if buf.is_empty() {
             buf = vec![0; crate::net::DEFAULT_READ_BUFFER].into_boxed_slice();
         }
-        let mut result = Ok(false);
-        while left > 0 && self.wants_input(salvage) {
+        let mut result = Ok(());
+        while left > 0 && self.may_read(mode) {
             let want = left.min(buf.len());
             match rustix::io::read(fd, &mut buf[..want]) {
                 Ok(0) => {
-                    result = Ok(true);
+                    self.flags.set(Flags::PEER_FIN);
                     break;
                 }
                 Ok(n) => {
@@ -77,7 +88,7 @@ impl<P> Connection<P> {
                         result = Err(reason);
                         break;
                     }
-                    if n < want && !salvage {
+                    if n < want && mode == Mode::Offer {
                         break; // drained for now
                     }
                 }
@@ -90,17 +101,89 @@ impl<P> Connection<P> {
             }
         }
         cx.state().read_buf = buf;
-        if result? {
-            self.flags.set(Flags::READ_EOF);
-            self.input = Vec::new();
-            self.hook(cx, |p, out, pcx| p.on_eof(out, pcx));
+        result
+    }
+
+    fn may_read(&self, mode: Mode) -> bool {
+        match mode {
+            Mode::Offer => self.can_offer(),
+            Mode::Salvage => !self
+                .flags
+                .has(Flags::PEER_FIN | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW | Flags::CLOSED),
+        }
+    }
+
+    /// `EPOLLRDHUP` while input may not be offered (paused, output above the watermark,
+    /// waiting for a peer): the peer has finished sending. What it sent before is moved from
+    /// the kernel into the kept input — not offered, and bounded by
+    /// [`ConnConfig::max_input`](crate::ConnConfig::max_input); anything beyond stays in the
+    /// kernel — so the connection knows the end of stream now ([`ProtoContext::peer_finished`])
+    /// and stops watching for it (it would be reported on every wait).
+    pub(super) fn buffer_until_eof<S: 'static>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        cx: &mut Context<'_, Net<S>>,
+    ) -> Result<(), CloseReason> {
+        self.flags.set(Flags::RDHUP_SEEN);
+        let room = self.config.max_input.saturating_sub(self.input.len() + 1);
+        let mut buf = std::mem::take(&mut cx.state().read_buf);
+        if buf.is_empty() {
+            buf = vec![0; crate::net::DEFAULT_READ_BUFFER].into_boxed_slice();
+        }
+        let mut left = room;
+        let mut result = Ok(());
+        while left > 0 {
+            let want = left.min(buf.len());
+            match rustix::io::read(fd, &mut buf[..want]) {
+                Ok(0) => {
+                    self.flags.set(Flags::PEER_FIN);
+                    break;
+                }
+                Ok(n) => {
+                    cx.state().stats.bytes_read += n as u64;
+                    self.input.extend_from_slice(&buf[..n]);
+                    self.flags.clear(Flags::STALLED);
+                    left -= n;
+                }
+                Err(Errno::INTR) => {}
+                Err(Errno::AGAIN) => break,
+                Err(e) => {
+                    result = Err(CloseReason::Error(e.into()));
+                    break;
+                }
+            }
+        }
+        cx.state().read_buf = buf;
+        result
+    }
+
+    /// Offers the kept input again while that can make progress (see the contract on
+    /// [`Protocol`]): until the protocol consumes nothing, input may not be offered, or
+    /// [`REOFFER_CALLS`] offers were made (then the rest waits for a self-wake, next turn).
+    pub(super) fn reoffer<S: 'static>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        cx: &mut Context<'_, Net<S>>,
+    ) -> Result<(), CloseReason>
+    where
+        P: Protocol<S>,
+    {
+        for _ in 0..REOFFER_CALLS {
+            if self.input.is_empty() || self.flags.has(Flags::STALLED) || !self.can_offer() {
+                return Ok(());
+            }
+            self.deliver(fd, &[], cx)?;
+        }
+        if !self.input.is_empty() && !self.flags.has(Flags::STALLED) {
+            let _ = cx.wake(cx.key());
         }
         Ok(())
     }
 
-    /// Gives `data` (after any unconsumed input) to the protocol. With nothing queued, the
-    /// reply goes through the loop's scratch outbox and straight to the socket; only what the
-    /// socket does not take is copied into this connection's queue.
+    /// Gives `data` (after any kept input) to the protocol. With nothing queued, the reply
+    /// goes through the loop's scratch outbox and straight to the socket; only what the
+    /// socket does not take is moved into this connection's queue. The outbox carries the
+    /// connection's limits, so the protocol sees its room and cannot pass the cap.
     fn deliver<S: 'static>(
         &mut self,
         fd: BorrowedFd<'_>,
@@ -112,13 +195,19 @@ impl<P> Connection<P> {
     {
         let direct = self.queue.is_empty();
         let mut out = match direct {
-            true => std::mem::take(&mut cx.state().scratch),
+            true => {
+                let mut scratch = std::mem::take(&mut cx.state().scratch);
+                scratch.set_limits(self.config.high_water, self.config.output_cap());
+                scratch
+            }
             false => std::mem::take(&mut self.queue),
         };
+        let before = out.len();
         let mut pcx = ProtoContext { cx, flags: &mut self.flags };
-        if self.input.is_empty() {
+        let used = if self.input.is_empty() {
             let used = self.proto.on_data(data, &mut out, &mut pcx).min(data.len());
             self.input.extend_from_slice(data.get(used..).unwrap_or_default());
+            used
         } else {
             self.input.extend_from_slice(data);
             let used = self.proto.on_data(&self.input, &mut out, &mut pcx).min(self.input.len());
@@ -126,12 +215,19 @@ impl<P> Connection<P> {
             if self.input.is_empty() {
                 self.input = Vec::new();
             }
+            used
+        };
+        self.flags.assign(Flags::STALLED, used == 0);
+        if out.len() != before {
+            self.flags.set(Flags::HAD_OUTPUT);
         }
+        let overflowed = out.overflowed();
         let mut sent = Ok(0);
         if !direct {
             self.queue = out;
         } else {
-            if !self.flags.has(Flags::CLOSE_NOW | Flags::WRITE_SHUT) && !out.is_empty() {
+            let stop = Flags::CLOSE_NOW | Flags::WRITE_SHUT;
+            if !overflowed && !self.flags.has(stop) && !out.is_empty() {
                 sent = out.send(fd, WRITE_BUDGET);
                 self.queue.append(&mut out);
             }
@@ -139,6 +235,9 @@ impl<P> Connection<P> {
             cx.state().scratch = out;
         }
         cx.state().stats.bytes_written += *sent.as_ref().unwrap_or(&0) as u64;
+        if overflowed {
+            return Err(CloseReason::OutputOverflow);
+        }
         if let Err(e) = sent {
             return Err(CloseReason::Error(e));
         }

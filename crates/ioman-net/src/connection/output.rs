@@ -1,6 +1,7 @@
-//! The output side of a [`Connection`]: after every callback, take the mail other
-//! connections sent, flush the queue, apply close and half-close requests, call `on_drained`,
-//! apply the watermarks, and tell epoll what to wait for next.
+//! The output side of a [`Connection`], and what happens after every callback (`settle`):
+//! take the mail other connections sent, flush the queue, apply close and half-close
+//! requests, call `on_drained`, apply the watermarks, offer kept input again, deliver the end
+//! of stream, choose between the idle and the send timeout, and tell epoll what to wait for.
 
 use super::Connection;
 use super::input::WRITE_BUDGET;
@@ -9,70 +10,35 @@ use crate::{CloseReason, Net, Protocol};
 use ioman_core::Context;
 use rustix::fd::BorrowedFd;
 
+/// Rounds of `settle`'s loop per callback: each round that runs a hook (drained, kept input,
+/// end of stream) may produce output to flush. The rest happens on the next event or wake.
+const SETTLE_ROUNDS: usize = 8;
+
 impl<P> Connection<P> {
-    /// After any callback: take mail, flush, apply close/shutdown requests, call
-    /// `on_drained`, then set the interest the new state needs.
+    /// After any callback: bring the connection to a resting state, then set the interest
+    /// and the timeout that state needs.
     pub(super) fn settle<S: 'static>(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>)
     where
         P: Protocol<S>,
     {
-        for _ in 0..8 {
-            if self.flags.has(Flags::CLOSED) {
-                return;
+        for _ in 0..SETTLE_ROUNDS {
+            match self.settle_round(fd, cx) {
+                Ok(true) => continue,
+                Ok(false) => break,
+                Err(reason) => return self.finish(cx, reason),
             }
-            if !cx.state().mail.is_empty() {
-                self.take_mail(cx);
-            }
-            if cx.state().draining.is_some() && !self.flags.has(Flags::SHUTDOWN_SEEN) {
-                self.flags.set(Flags::SHUTDOWN_SEEN);
-                self.hook(cx, |p, out, pcx| p.on_shutdown(out, pcx));
-            }
-            if self.flags.has(Flags::CLOSE_NOW) {
-                return self.finish(cx, CloseReason::Closed);
-            }
-            if self.flags.has(Flags::WRITE_SHUT) {
-                self.queue.clear();
-            }
-            if !self.queue.is_empty() && !self.flags.has(Flags::CONNECTING) {
-                match self.queue.send(fd, WRITE_BUDGET) {
-                    Ok(n) => cx.state().stats.bytes_written += n as u64,
-                    Err(e) => return self.finish(cx, CloseReason::Error(e)),
-                }
-            }
-            if self.queue.len() > self.config.output_cap() {
-                return self.finish(cx, CloseReason::OutputOverflow);
-            }
-            if !self.queue.is_empty() {
-                self.flags.set(Flags::HAD_OUTPUT);
-                break;
-            }
-            self.queue.clear(); // give the memory back while idle
-            if self.flags.has(Flags::HAD_OUTPUT) && !self.flags.has(Flags::CONNECTING) {
-                self.flags.clear(Flags::HAD_OUTPUT);
-                self.hook(cx, |p, out, pcx| p.on_drained(out, pcx));
-                if !self.queue.is_empty() || self.flags.has(Flags::CLOSE_NOW) {
-                    continue;
-                }
-            }
-            if self.flags.has(Flags::CLOSE_AFTER_FLUSH) {
-                return self.finish(cx, CloseReason::Closed);
-            }
-            if self.flags.has(Flags::SHUTDOWN_WANTED) && !self.flags.has(Flags::WRITE_SHUT) {
-                // Fails only if the peer is already gone; the next event reports that.
-                let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Write);
-                self.flags.set(Flags::WRITE_SHUT);
-            }
-            if self.flags.has(Flags::WRITE_SHUT) && self.flags.has(Flags::READ_EOF) {
-                return self.finish(cx, CloseReason::Done);
-            }
-            break;
         }
-        self.publish_backlog(cx);
-        let len = self.queue.len();
-        if len >= self.config.high_water {
-            self.flags.set(Flags::WATERMARK);
-        } else if len <= self.config.low_water {
-            self.flags.clear(Flags::WATERMARK);
+        if self.flags.has(Flags::CLOSED) {
+            return;
+        }
+        self.after_settle(cx);
+        let pending = !self.queue.is_empty();
+        if pending != self.flags.has(Flags::SEND_WAIT) {
+            // Pending output that makes no progress is the send timeout's business; an empty
+            // queue is the idle timeout's. Every write (and read) event re-arms it.
+            self.flags.assign(Flags::SEND_WAIT, pending);
+            let config = &self.config;
+            cx.set_timeout(if pending { config.effective_send_timeout() } else { config.idle });
         }
         let want = self.interest();
         if cx.interest() != want {
@@ -80,59 +46,92 @@ impl<P> Connection<P> {
         }
     }
 
-    /// Moves what other connections sent into the queue and applies their requests.
-    fn take_mail<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>)
+    /// One round of `settle`; `Ok(true)` when a hook ran and another round is due.
+    fn settle_round<S: 'static>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        cx: &mut Context<'_, Net<S>>,
+    ) -> Result<bool, CloseReason>
     where
         P: Protocol<S>,
     {
-        let key = cx.key();
-        let Some(mail) = cx.state().mail.get_mut(&key) else { return };
-        let requests = std::mem::take(&mut mail.requests);
-        let woken = std::mem::take(&mut mail.poked);
-        self.queue.append(&mut mail.out);
-        mail.out.clear();
-        if mail.is_idle() {
-            cx.state().mail.remove(&key);
+        if self.flags.has(Flags::CLOSED) {
+            return Ok(false);
         }
-        if woken {
-            cx.set_timeout(self.config.idle); // mail from a peer is activity: restart idle
+        if !cx.state().mail.is_empty() {
+            self.take_mail(cx);
         }
+        if cx.state().draining.is_some() && !self.flags.has(Flags::SHUTDOWN_SEEN) {
+            self.flags.set(Flags::SHUTDOWN_SEEN);
+            self.hook(cx, |p, out, pcx| p.on_shutdown(out, pcx));
+        }
+        if self.flags.has(Flags::CLOSE_NOW) {
+            return Err(CloseReason::Closed);
+        }
+        if self.queue.overflowed() {
+            return Err(CloseReason::OutputOverflow);
+        }
+        if self.flags.has(Flags::WRITE_SHUT) {
+            self.queue.clear();
+        }
+        if !self.queue.is_empty() && !self.flags.has(Flags::CONNECTING) {
+            let sent = self.queue.send(fd, WRITE_BUDGET).map_err(CloseReason::Error)?;
+            cx.state().stats.bytes_written += sent as u64;
+        }
+        self.apply_watermarks();
         if !self.queue.is_empty() {
-            self.flags.set(Flags::HAD_OUTPUT);
+            return Ok(false);
         }
-        if requests & crate::peer::CLOSE != 0 {
-            self.flags.set(Flags::CLOSE_NOW);
+        self.queue.clear(); // give the memory back while idle
+        if self.flags.has(Flags::HAD_OUTPUT) && !self.flags.has(Flags::CONNECTING) {
+            self.flags.clear(Flags::HAD_OUTPUT);
+            self.hook(cx, |p, out, pcx| p.on_drained(out, pcx));
+            if !self.queue.is_empty() || self.flags.has(Flags::CLOSE_NOW) {
+                return Ok(true);
+            }
         }
-        if requests & crate::peer::CLOSE_AFTER_FLUSH != 0 {
-            self.flags.set(Flags::CLOSE_AFTER_FLUSH);
+        if self.flags.has(Flags::CLOSE_AFTER_FLUSH) {
+            return Err(CloseReason::Closed);
         }
-        if requests & crate::peer::SHUTDOWN_WRITE != 0 {
-            self.flags.set(Flags::SHUTDOWN_WANTED);
+        if self.flags.has(Flags::SHUTDOWN_WANTED) && !self.flags.has(Flags::WRITE_SHUT) {
+            // Fails only if the peer is already gone; the next event reports that.
+            let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Write);
+            self.flags.set(Flags::WRITE_SHUT);
         }
-        if requests & crate::peer::WAKE != 0 {
-            self.hook(cx, |p, out, pcx| p.on_wake(out, pcx));
+        if self.flags.has(Flags::WRITE_SHUT) && self.flags.has(Flags::READ_EOF) {
+            return Err(CloseReason::Done);
         }
+        if !self.input.is_empty() && !self.flags.has(Flags::STALLED) && self.can_offer() {
+            self.reoffer(fd, cx)?;
+            return Ok(true);
+        }
+        if self.eof_due() {
+            self.flags.set(Flags::READ_EOF);
+            self.input = Vec::new(); // an incomplete message can never be completed now
+            self.hook(cx, |p, out, pcx| p.on_eof(out, pcx));
+            return Ok(true);
+        }
+        Ok(false)
     }
 
-    /// Tells senders how much output waits here (see [`Peer::pending`](crate::Peer::pending)).
-    fn publish_backlog<S>(&mut self, cx: &mut Context<'_, Net<S>>) {
+    /// Whether `on_eof` is due: the peer finished, and its input has been offered — all of it
+    /// consumed, or the protocol said it needs more bytes (which will never come) at a moment
+    /// it could take input.
+    fn eof_due(&self) -> bool {
+        let closing = Flags::READ_EOF | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW;
+        self.flags.has(Flags::PEER_FIN)
+            && !self.flags.has(closing)
+            && (self.input.is_empty() || (self.flags.has(Flags::STALLED) && self.can_offer()))
+    }
+
+    /// Reading stops at the high watermark and is allowed again at the low one; crossing the
+    /// low one is a change worth offering kept input again.
+    fn apply_watermarks(&mut self) {
         let len = self.queue.len();
-        if len == 0 && !self.flags.has(Flags::PUBLISHED) {
-            return; // the common case costs nothing
-        }
-        let key = cx.key();
-        let mail = &mut cx.state().mail;
-        if len > 0 {
-            mail.entry(key).or_default().backlog = len;
-            self.flags.set(Flags::PUBLISHED);
-        } else {
-            if let Some(m) = mail.get_mut(&key) {
-                m.backlog = 0;
-                if m.is_idle() {
-                    mail.remove(&key);
-                }
-            }
-            self.flags.clear(Flags::PUBLISHED);
+        if len >= self.config.high_water {
+            self.flags.set(Flags::WATERMARK);
+        } else if len <= self.config.low_water && self.flags.has(Flags::WATERMARK) {
+            self.flags.clear(Flags::WATERMARK | Flags::STALLED);
         }
     }
 }
