@@ -38,7 +38,7 @@ impl Log {
 type DataFn = Box<dyn FnMut(&[u8], &mut Outbox, &mut ProtoContext<'_, '_, Log>) -> usize>;
 
 /// A protocol whose `on_data` is a closure and whose other hooks log themselves and then
-/// do the default (except `on_eof` with a `farewell`).
+/// do the default (except `on_eof` with a `farewell`, and `on_wake`, which resumes reading).
 pub struct Script {
     data: DataFn,
     /// On end of stream: send this, then `shutdown_write` (instead of closing).
@@ -110,6 +110,7 @@ impl Protocol<Log> for Script {
 
     fn on_wake(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
         log(cx, "wake");
+        cx.resume_reading(); // a wake is how a test resumes a script that paused itself
     }
 
     fn on_idle(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
@@ -137,6 +138,8 @@ pub fn reason_name(reason: &CloseReason) -> String {
         CloseReason::ConnectFailed(e) => format!("connect:{:?}", e.kind()),
         CloseReason::OutputOverflow => "overflow".into(),
         CloseReason::InputTooLarge => "too-large".into(),
+        CloseReason::SendTimeout => "send-timeout".into(),
+        CloseReason::Panicked(_) => "panicked".into(),
         _ => "other".into(),
     }
 }

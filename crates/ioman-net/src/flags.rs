@@ -42,6 +42,8 @@ impl Flags {
     pub(crate) const WAIT_PEERS: u32 = 1 << 15;
     /// `EPOLLRDHUP` was seen while reading was paused (stop asking for it).
     pub(crate) const RDHUP_SEEN: u32 = 1 << 16;
+    /// Other connections wait for this one to drain (seen in its mailbox).
+    pub(crate) const WAITED_FOR: u32 = 1 << 17;
 
     pub(crate) fn has(self, bits: u32) -> bool {
         self.0 & bits != 0

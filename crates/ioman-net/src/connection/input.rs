@@ -17,9 +17,9 @@ pub(super) const WRITE_BUDGET: usize = 4 * 1024 * 1024;
 /// The most bytes read after a hang-up (the kernel's receive buffer holds less).
 const SALVAGE_LIMIT: usize = 64 * 1024 * 1024;
 
-/// The most offers of kept input per event; the rest is offered next turn (a self-wake), so a
-/// protocol that handles one message per call cannot monopolise a turn.
-const REOFFER_CALLS: usize = 64;
+/// The most offers of kept input per callback; the rest is offered next turn (a self-wake), so
+/// a protocol that handles one message per call cannot monopolise a turn.
+pub(super) const REOFFER_CALLS: usize = 64;
 
 /// How a read loop treats the protocol's pauses.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -158,24 +158,24 @@ impl<P> Connection<P> {
     }
 
     /// Offers the kept input again while that can make progress (see the contract on
-    /// [`Protocol`]): until the protocol consumes nothing, input may not be offered, or
-    /// [`REOFFER_CALLS`] offers were made (then the rest waits for a self-wake, next turn).
+    /// [`Protocol`]): until the protocol consumes nothing, input may not be offered, or the
+    /// callback's `offers` are used up (`settle` then wakes the connection for the rest).
     pub(super) fn reoffer<S: 'static>(
         &mut self,
         fd: BorrowedFd<'_>,
         cx: &mut Context<'_, Net<S>>,
+        offers: &mut usize,
     ) -> Result<(), CloseReason>
     where
         P: Protocol<S>,
     {
-        for _ in 0..REOFFER_CALLS {
-            if self.input.is_empty() || self.flags.has(Flags::STALLED) || !self.can_offer() {
-                return Ok(());
-            }
+        while *offers > 0
+            && !self.input.is_empty()
+            && !self.flags.has(Flags::STALLED)
+            && self.can_offer()
+        {
+            *offers -= 1;
             self.deliver(fd, &[], cx)?;
-        }
-        if !self.input.is_empty() && !self.flags.has(Flags::STALLED) {
-            let _ = cx.wake(cx.key());
         }
         Ok(())
     }

@@ -22,6 +22,9 @@ impl<P> Connection<P> {
         let requests = std::mem::take(&mut mail.requests);
         let woken = std::mem::take(&mut mail.poked);
         let before = self.queue.len();
+        if !mail.waiters.is_empty() {
+            self.flags.set(Flags::WAITED_FOR);
+        }
         self.queue.append(&mut mail.out);
         mail.out.clear();
         if mail.is_idle() {
@@ -56,19 +59,15 @@ impl<P> Connection<P> {
     /// this one once it is at its low watermark.
     pub(super) fn after_settle<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>) {
         let len = self.queue.len();
-        if cx.state().mail.is_empty() || (len == 0 && !self.flags.has(Flags::PUBLISHED)) {
-            if len > 0 {
-                self.publish(cx, len);
-            }
+        if len > 0 || self.flags.has(Flags::PUBLISHED) {
+            self.publish(cx, len);
+        }
+        if !self.flags.has(Flags::WAITED_FOR) || len > self.config.low_water {
             return; // the common case costs nothing
         }
-        self.publish(cx, len);
+        self.flags.clear(Flags::WAITED_FOR);
         let key = cx.key();
-        let low = self.config.low_water;
         let Some(mail) = cx.state().mail.get_mut(&key) else { return };
-        if len > low || mail.waiters.is_empty() {
-            return;
-        }
         let waiters = std::mem::take(&mut mail.waiters);
         if mail.is_idle() {
             cx.state().mail.remove(&key);
@@ -82,7 +81,7 @@ impl<P> Connection<P> {
         if len > 0 {
             mail.entry(key).or_default().backlog = len;
             self.flags.set(Flags::PUBLISHED);
-        } else if self.flags.has(Flags::PUBLISHED) {
+        } else {
             if let Some(m) = mail.get_mut(&key) {
                 m.backlog = 0;
                 if m.is_idle() {

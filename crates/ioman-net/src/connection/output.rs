@@ -4,7 +4,7 @@
 //! of stream, choose between the idle and the send timeout, and tell epoll what to wait for.
 
 use super::Connection;
-use super::input::WRITE_BUDGET;
+use super::input::{REOFFER_CALLS, WRITE_BUDGET};
 use crate::flags::Flags;
 use crate::{CloseReason, Net, Protocol};
 use ioman_core::Context;
@@ -21,8 +21,9 @@ impl<P> Connection<P> {
     where
         P: Protocol<S>,
     {
+        let mut offers = REOFFER_CALLS;
         for _ in 0..SETTLE_ROUNDS {
-            match self.settle_round(fd, cx) {
+            match self.settle_round(fd, cx, &mut offers) {
                 Ok(true) => continue,
                 Ok(false) => break,
                 Err(reason) => return self.finish(cx, reason),
@@ -51,6 +52,7 @@ impl<P> Connection<P> {
         &mut self,
         fd: BorrowedFd<'_>,
         cx: &mut Context<'_, Net<S>>,
+        offers: &mut usize,
     ) -> Result<bool, CloseReason>
     where
         P: Protocol<S>,
@@ -102,7 +104,11 @@ impl<P> Connection<P> {
             return Err(CloseReason::Done);
         }
         if !self.input.is_empty() && !self.flags.has(Flags::STALLED) && self.can_offer() {
-            self.reoffer(fd, cx)?;
+            if *offers == 0 {
+                let _ = cx.wake(cx.key()); // the rest next turn: one peer cannot hog a turn
+                return Ok(false);
+            }
+            self.reoffer(fd, cx, offers)?;
             return Ok(true);
         }
         if self.eof_due() {
