@@ -82,8 +82,10 @@ impl ConnConfig {
         self
     }
 
-    /// The cap on input received but not consumed by the protocol (a message being
-    /// assembled): past it the connection is closed with
+    /// The cap on input received but not consumed by the protocol. Reading pauses while this
+    /// much is kept (a protocol that stopped early, e.g. to wait for a peer, holds at most
+    /// this plus one read); if the protocol consumes nothing of a full buffer — a message
+    /// larger than the cap — the connection is closed with
     /// [`CloseReason::InputTooLarge`](crate::CloseReason::InputTooLarge).
     pub fn max_input(mut self, bytes: usize) -> ConnConfig {
         self.max_input = bytes.max(1);

@@ -66,7 +66,7 @@ pub use error::NetError;
 pub use listener::{AcceptReport, Listener};
 pub use loops::Loops;
 pub use net::{DEFAULT_READ_BUFFER, Net, NetStats};
-pub use outbox::Outbox;
+pub use outbox::{FILE_CHARGE, Outbox};
 pub use peer::Peer;
 pub use proto_context::ProtoContext;
 pub use protocol::{CloseReason, Protocol};

@@ -89,7 +89,9 @@ impl Default for Outbox {
 
 enum Chunk {
     Owned(Vec<u8>),
-    Shared(Arc<[u8]>),
+    /// A shared buffer from an offset (a partly sent chunk moved between outboxes keeps its
+    /// buffer instead of being copied).
+    Shared(Arc<[u8]>, usize),
     Static(&'static [u8]),
     File(FileRegion),
 }
@@ -105,7 +107,7 @@ impl Chunk {
     fn len(&self) -> usize {
         match self {
             Chunk::Owned(v) => v.len(),
-            Chunk::Shared(b) => b.len(),
+            Chunk::Shared(b, from) => b.len() - from,
             Chunk::Static(b) => b.len(),
             Chunk::File(f) => f.len,
         }
@@ -114,7 +116,7 @@ impl Chunk {
     fn charge(&self) -> usize {
         match self {
             Chunk::Owned(v) => v.len(),
-            Chunk::Shared(b) => b.len().max(CHUNK_CHARGE),
+            Chunk::Shared(b, _) => b.len().max(CHUNK_CHARGE),
             Chunk::Static(_) => CHUNK_CHARGE,
             Chunk::File(_) => FILE_CHARGE,
         }
@@ -124,7 +126,7 @@ impl Chunk {
     fn bytes(&self) -> Option<&[u8]> {
         match self {
             Chunk::Owned(v) => Some(v),
-            Chunk::Shared(b) => Some(b),
+            Chunk::Shared(b, from) => b.get(*from..),
             Chunk::Static(b) => Some(b),
             Chunk::File(_) => None,
         }
@@ -254,7 +256,7 @@ impl Outbox {
 
     /// Queues a shared buffer (a cached file, a stored value, a broadcast) without copying it.
     pub fn push_shared(&mut self, bytes: Arc<[u8]>) {
-        self.push_chunk(Chunk::Shared(bytes));
+        self.push_chunk(Chunk::Shared(bytes, 0));
     }
 
     /// Queues a static buffer without copying it.
@@ -308,7 +310,8 @@ impl Outbox {
     }
 
     /// Moves everything waiting in `other` to the end of `self`: owned bytes are copied (so
-    /// `other` keeps its buffer for reuse), shared, static and file chunks are moved. What
+    /// `other` keeps its buffer for reuse), shared, static and file chunks are moved (a partly
+    /// sent one keeps its buffer, from where sending stopped). What
     /// does not fit under `self`'s cap is dropped and marks `self` overflowed.
     pub(crate) fn append(&mut self, other: &mut Outbox) {
         let head = std::mem::take(&mut other.head);
@@ -323,8 +326,7 @@ impl Outbox {
                         keep = Some(v);
                     }
                 }
-                Chunk::Shared(b) if skip == 0 => self.push_chunk(Chunk::Shared(b)),
-                Chunk::Shared(b) => self.extend_from_slice(b.get(skip..).unwrap_or_default()),
+                Chunk::Shared(b, from) => self.push_chunk(Chunk::Shared(b, from + skip)),
                 Chunk::Static(b) => self.push_static(b.get(skip..).unwrap_or_default()),
                 Chunk::File(f) => self.push_chunk(Chunk::File(FileRegion {
                     offset: f.offset + skip as u64,
@@ -542,6 +544,20 @@ mod tests {
         scratch.reset_scratch();
         assert!(scratch.is_empty());
         check(&scratch);
+    }
+
+    #[test]
+    fn a_partly_sent_shared_chunk_moves_without_a_copy() {
+        let big: Arc<[u8]> = Arc::from(vec![3u8; 1000]);
+        let mut scratch = Outbox::new();
+        scratch.push_shared(big.clone());
+        scratch.consume(400);
+        let mut queue = Outbox::new();
+        queue.append(&mut scratch);
+        assert_eq!(Arc::strong_count(&big), 2, "the buffer itself moved");
+        assert_eq!(queue.len(), 600);
+        assert_eq!(queue.to_vec(), vec![3u8; 600]);
+        check(&queue);
     }
 
     #[test]

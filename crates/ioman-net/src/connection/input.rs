@@ -106,7 +106,7 @@ impl<P> Connection<P> {
 
     fn may_read(&self, mode: Mode) -> bool {
         match mode {
-            Mode::Offer => self.can_offer(),
+            Mode::Offer => self.can_offer() && self.input.len() < self.config.max_input,
             Mode::Salvage => !self
                 .flags
                 .has(Flags::PEER_FIN | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW | Flags::CLOSED),
@@ -241,7 +241,9 @@ impl<P> Connection<P> {
         if let Err(e) = sent {
             return Err(CloseReason::Error(e));
         }
-        if self.input.len() >= self.config.max_input {
+        // Full of input the protocol cannot use: one message larger than the cap. (Input kept
+        // because the protocol stopped early is not an error: reading just waits for it.)
+        if used == 0 && self.input.len() >= self.config.max_input {
             return Err(CloseReason::InputTooLarge);
         }
         Ok(())
