@@ -1,5 +1,7 @@
 //! Tests for the sans-IO core of the `httpd` example (`examples/httpd/`): pipelining, splits at
-//! every byte boundary, connection reuse, every error status and path-traversal attempts.
+//! every byte boundary, connection reuse, every error status and path-traversal attempts, and
+//! bounded output: file bodies queued as file regions (never read), pipelines stopped at the
+//! outbox's room mark and resumed from the unconsumed input.
 
 #[path = "../examples/httpd/proto.rs"]
 mod proto;
@@ -9,6 +11,7 @@ use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use ioman::net::Outbox;
 use proptest::prelude::*;
 use proto::http::{HttpSession, Progress};
 use proto::site::{Limits, Site, WELCOME_PAGE};
@@ -123,11 +126,12 @@ fn responses(mut out: &[u8], head_only: &[bool]) -> Vec<Resp> {
     all
 }
 
-/// Feeds `input` in one call to a fresh session.
+/// Feeds `input` in one call to a fresh session (with an unbounded outbox); returns the bytes
+/// it queued, file regions read back.
 fn run(site: &Site, input: &[u8]) -> (Vec<u8>, Progress) {
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let progress = HttpSession::new().on_bytes(site, input, &mut out);
-    (out, progress)
+    (out.to_vec(), progress)
 }
 
 /// Feeds `input` in chunks ending at `cuts` (plus the end), keeping unconsumed bytes like the
@@ -135,7 +139,7 @@ fn run(site: &Site, input: &[u8]) -> (Vec<u8>, Progress) {
 fn run_split(site: &Site, input: &[u8], cuts: &[usize]) -> (Vec<u8>, bool, HttpSession) {
     let mut session = HttpSession::new();
     let mut pending = Vec::new();
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let mut start = 0;
     for end in cuts.iter().copied().chain([input.len()]) {
         let end = end.clamp(start, input.len());
@@ -145,10 +149,10 @@ fn run_split(site: &Site, input: &[u8], cuts: &[usize]) -> (Vec<u8>, bool, HttpS
         assert!(progress.consumed <= pending.len());
         pending.drain(..progress.consumed);
         if progress.close {
-            return (out, true, session);
+            return (out.to_vec(), true, session);
         }
     }
-    (out, false, session)
+    (out.to_vec(), false, session)
 }
 
 /// Asserts that feeding `input` whole and byte by byte gives identical output and closing.
@@ -240,17 +244,17 @@ fn pipelined_requests_in_one_buffer_are_answered_in_order() {
 fn partial_request_stays_unconsumed_and_times_out_with_408() {
     let site = Site::welcome();
     let mut session = HttpSession::new();
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let full = get("/");
     let partial = format!("{full}GET / HTTP/1.1\r\nHost:");
     let progress = session.on_bytes(&site, partial.as_bytes(), &mut out);
     assert_eq!(progress, Progress { consumed: full.len(), close: false });
     assert!(session.has_partial_request());
-    assert_eq!(responses(&out, &[]).len(), 1);
+    assert_eq!(responses(&out.to_vec(), &[]).len(), 1);
 
-    let mut timeout = Vec::new();
+    let mut timeout = Outbox::new();
     assert!(session.on_idle_timeout(&mut timeout));
-    let resp = &responses(&timeout, &[])[0];
+    let resp = &responses(&timeout.to_vec(), &[])[0];
     assert_eq!(resp.status, 408);
     assert_eq!(resp.header("Connection"), Some("close"));
 
@@ -259,7 +263,7 @@ fn partial_request_stays_unconsumed_and_times_out_with_408() {
     out.clear();
     let progress = session.on_bytes(&site, rest.as_bytes(), &mut out);
     assert_eq!(progress, Progress { consumed: rest.len(), close: false });
-    assert_eq!(responses(&out, &[])[0].status, 200);
+    assert_eq!(responses(&out.to_vec(), &[])[0].status, 200);
     assert!(!session.has_partial_request());
 }
 
@@ -267,7 +271,7 @@ fn partial_request_stays_unconsumed_and_times_out_with_408() {
 fn idle_timeout_without_a_partial_request_writes_nothing() {
     let site = Site::welcome();
     let mut session = HttpSession::new();
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     assert!(!session.on_idle_timeout(&mut out));
     session.on_bytes(&site, get("/").as_bytes(), &mut out);
     out.clear();
@@ -280,14 +284,14 @@ fn idle_timeout_without_a_partial_request_writes_nothing() {
 fn idle_timeout_while_a_body_is_pending_is_408() {
     let site = Site::welcome();
     let mut session = HttpSession::new();
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let input = "POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc";
     let progress = session.on_bytes(&site, input.as_bytes(), &mut out);
     assert_eq!(progress, Progress { consumed: input.len(), close: false });
     assert!(session.has_partial_request());
     out.clear();
     assert!(session.on_idle_timeout(&mut out));
-    assert_eq!(responses(&out, &[])[0].status, 408);
+    assert_eq!(responses(&out.to_vec(), &[])[0].status, 408);
 }
 
 #[test]
@@ -313,10 +317,10 @@ fn nothing_after_a_closing_response_is_processed() {
     let first = "GET / HTTP/1.0\r\n\r\n";
     let input = format!("{first}{}", get("/"));
     let mut session = HttpSession::new();
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let progress = session.on_bytes(&site, input.as_bytes(), &mut out);
     assert_eq!(progress, Progress { consumed: first.len(), close: true });
-    assert_eq!(responses(&out, &[]).len(), 1);
+    assert_eq!(responses(&out.to_vec(), &[]).len(), 1);
     // A closed session swallows anything else without answering.
     out.clear();
     let progress = session.on_bytes(&site, get("/").as_bytes(), &mut out);
@@ -347,19 +351,19 @@ fn other_methods_get_405_and_their_body_is_skipped() {
 fn a_body_arriving_in_later_chunks_is_skipped() {
     let site = Site::welcome();
     let mut session = HttpSession::new();
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let head = "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n";
     let first = format!("{head}012");
     let progress = session.on_bytes(&site, first.as_bytes(), &mut out);
     assert_eq!(progress, Progress { consumed: first.len(), close: false });
-    assert_eq!(responses(&out, &[])[0].status, 200);
+    assert_eq!(responses(&out.to_vec(), &[])[0].status, 200);
     let progress = session.on_bytes(&site, b"3456", &mut out);
     assert_eq!(progress, Progress { consumed: 4, close: false });
     assert!(session.has_partial_request());
     let second = format!("789{}", get("/nope"));
     let progress = session.on_bytes(&site, second.as_bytes(), &mut out);
     assert_eq!(progress, Progress { consumed: second.len(), close: false });
-    let statuses: Vec<u16> = responses(&out, &[]).iter().map(|r| r.status).collect();
+    let statuses: Vec<u16> = responses(&out.to_vec(), &[]).iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 404]);
     assert!(!session.has_partial_request());
 }
@@ -602,6 +606,185 @@ fn byte_by_byte_feeding_matches_feeding_at_once() {
     }
 }
 
+/// The room mark and cap the server's connections give their outbox (ioman-net's defaults).
+const ROOM: usize = 64 * 1024;
+const CAP: usize = 8 * 1024 * 1024;
+
+/// Writes `len` bytes of a pattern with period 251 (so a shifted or repeated piece shows).
+fn write_pattern(path: &std::path::Path, len: usize, seed: u8) -> Vec<u8> {
+    let bytes: Vec<u8> = (0..len).map(|i| (i % 251) as u8 ^ seed).collect();
+    fs::write(path, &bytes).unwrap();
+    bytes
+}
+
+/// The body of the single response in `out` (a GET), checked to be a 200 of `len` bytes.
+#[track_caller]
+fn body_of(out: &[u8], len: usize) -> Vec<u8> {
+    let all = responses(out, &[false]);
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].status, 200);
+    assert_eq!(all[0].header("Content-Length"), Some(len.to_string().as_str()));
+    all.into_iter().next().unwrap().body
+}
+
+/// Drives `input` like the connection does with a bounded outbox: each call's output is taken
+/// (as if sent) before the unconsumed rest is offered again, with no new bytes. Checks every
+/// call answers something and stops early only at the room mark; returns all output, the
+/// number of calls and the session.
+#[track_caller]
+fn run_bounded(site: &Site, input: &[u8], room: usize) -> (Vec<u8>, usize, HttpSession) {
+    let mut session = HttpSession::new();
+    let mut pending = input;
+    let mut all = Vec::new();
+    let mut calls = 0;
+    loop {
+        let mut out = Outbox::bounded(room, CAP);
+        let progress = session.on_bytes(site, pending, &mut out);
+        calls += 1;
+        assert!(!out.overflowed(), "call {calls} passed the cap");
+        pending = &pending[progress.consumed..];
+        all.extend_from_slice(&out.to_vec());
+        if progress.close || pending.is_empty() || session.has_partial_request() {
+            return (all, calls, session);
+        }
+        assert!(progress.consumed > 0, "call {calls} answered nothing with room");
+        assert!(!out.has_room(), "call {calls} stopped with room left");
+        assert!(
+            !session.has_partial_request(),
+            "stopping at the room mark is not a partial request"
+        );
+    }
+}
+
+#[test]
+fn pipelined_big_files_stop_at_the_room_mark_and_resume_from_the_rest() {
+    let fx = fixture();
+    let big = write_pattern(&fx.root.0.join("big.bin"), 1024 * 1024, 0x5a);
+    let one = get("/big.bin");
+    let input = format!("{}{}", one.repeat(5), get("/notes.txt"));
+
+    // The first call answers one request: its body alone is past the room mark.
+    let mut session = HttpSession::new();
+    let mut out = Outbox::bounded(ROOM, CAP);
+    let progress = session.on_bytes(&fx.site, input.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: one.len(), close: false });
+    assert!(!out.has_room() && !out.overflowed());
+    assert!(!session.has_partial_request(), "no request deadline for complete requests");
+    assert!(out.held() < 2 * ROOM, "the body is a file region, not memory: {out:?}");
+    assert_eq!(body_of(&out.to_vec(), big.len()), big);
+
+    // Offered again with the rest (no new bytes), the pipeline goes on where it stopped and
+    // gives exactly what one unbounded call gives.
+    let (bounded, calls, session) = run_bounded(&fx.site, input.as_bytes(), ROOM);
+    assert_eq!(calls, 6, "one call per big response, then the small one");
+    assert!(!session.has_partial_request());
+    let (whole, progress) = run(&fx.site, input.as_bytes());
+    assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    assert!(bounded == whole, "bounded calls gave other bytes than one call");
+    let all = responses(&bounded, &[]);
+    assert_eq!(all.len(), 6);
+    assert!(all[..5].iter().all(|r| r.body == big));
+    assert_eq!(all[5].body, b"contents of notes.txt");
+}
+
+#[test]
+fn a_partial_request_behind_the_room_mark_arms_its_deadline_only_once_looked_at() {
+    let fx = fixture();
+    write_pattern(&fx.root.0.join("big.bin"), 256 * 1024, 1);
+    let one = get("/big.bin");
+    let input = format!("{one}GET /notes.txt HTTP/1.1\r\nHo");
+    let mut session = HttpSession::new();
+    let mut out = Outbox::bounded(ROOM, CAP);
+    let progress = session.on_bytes(&fx.site, input.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: one.len(), close: false });
+    assert!(!session.has_partial_request(), "not looked at yet: no 408 deadline");
+    assert!(!session.on_idle_timeout(&mut Outbox::new()));
+    // Drained: now the session sees the request is incomplete and waits for it.
+    let rest = &input.as_bytes()[one.len()..];
+    let mut out = Outbox::bounded(ROOM, CAP);
+    let progress = session.on_bytes(&fx.site, rest, &mut out);
+    assert_eq!(progress, Progress { consumed: 0, close: false });
+    assert!(session.has_partial_request() && out.is_empty());
+    let full = format!("{}st: t\r\n\r\n", String::from_utf8_lossy(rest));
+    let progress = session.on_bytes(&fx.site, full.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: full.len(), close: false });
+    assert_eq!(responses(&out.to_vec(), &[])[0].body, b"contents of notes.txt");
+}
+
+#[test]
+fn small_responses_fill_the_room_then_stop() {
+    let fx = fixture();
+    let input = get("/notes.txt").repeat(200);
+    let (whole, _) = run(&fx.site, input.as_bytes());
+    for room in [1, 100, 1000, 4096] {
+        let (bounded, calls, _) = run_bounded(&fx.site, input.as_bytes(), room);
+        assert!(bounded == whole, "room {room}: other bytes than one call");
+        let per_response = whole.len() / 200;
+        assert_eq!(calls, 200usize.div_ceil(room.div_ceil(per_response)), "room {room}");
+    }
+}
+
+#[test]
+fn head_of_a_big_file_sends_the_length_and_no_body() {
+    let fx = fixture();
+    let big = fs::File::create(fx.root.0.join("huge.iso")).unwrap();
+    big.set_len(5 << 30).unwrap(); // sparse: 5 GiB that take no disk space
+    let head = "HEAD /huge.iso HTTP/1.1\r\nHost: t\r\n\r\n";
+    let mut out = Outbox::bounded(ROOM, CAP);
+    let progress = HttpSession::new().on_bytes(&fx.site, head.as_bytes(), &mut out);
+    assert_eq!(progress, Progress { consumed: head.len(), close: false });
+    let bytes = out.to_vec();
+    assert_eq!(out.len(), bytes.len(), "nothing but the head is queued");
+    let resp = &responses(&bytes, &[true])[0];
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("Content-Length"), Some("5368709120"));
+    assert!(resp.body.is_empty());
+    // Pipelined HEADs are small: many fit under the room mark, and all are answered.
+    let (out, calls, _) = run_bounded(&fx.site, head.repeat(50).as_bytes(), ROOM);
+    assert_eq!(calls, 1);
+    assert_eq!(responses(&out, &[true; 50]).len(), 50);
+}
+
+#[test]
+fn a_file_bigger_than_the_cap_is_served_completely() {
+    let fx = fixture();
+    let cap = 1024 * 1024;
+    let big = write_pattern(&fx.root.0.join("big.bin"), 4 * cap, 7);
+    // With the cache on too: the file is over its per-file limit, so never read into it.
+    let site = Site::with_root(&fx.root.0).unwrap().with_cache(256 * 1024, 64 * 1024 * 1024);
+    for site in [&fx.site, &site] {
+        let mut out = Outbox::bounded(ROOM, cap);
+        let request = get("/big.bin");
+        let progress = HttpSession::new().on_bytes(site, request.as_bytes(), &mut out);
+        assert_eq!(progress, Progress { consumed: request.len(), close: false });
+        assert!(!out.overflowed(), "a file region does not count its bytes against the cap");
+        assert!(out.held() < cap / 8, "{out:?}");
+        assert_eq!(body_of(&out.to_vec(), big.len()), big);
+    }
+    assert!(site.cache().unwrap().is_empty(), "a big file never enters the cache");
+}
+
+#[test]
+fn cached_files_are_shared_not_copied() {
+    let fx = fixture();
+    let limit = 256 * 1024;
+    let at_limit = write_pattern(&fx.root.0.join("cached.bin"), limit, 3);
+    let site = Site::with_root(&fx.root.0).unwrap().with_cache(limit as u64, 64 * 1024 * 1024);
+    let request = get("/cached.bin");
+    // First request fills the cache, the second takes the fast path: same bytes both times.
+    let (first, calls, _) = run_bounded(&site, request.repeat(2).as_bytes(), ROOM);
+    assert_eq!(calls, 2, "a 256 KiB body is past the room mark");
+    let all = responses(&first, &[]);
+    assert!(all.iter().all(|r| r.status == 200 && r.body == at_limit));
+    assert_eq!(site.cache().unwrap().len(), 1);
+    // A cached body counts against the cap once per response (shared, not copied); with a
+    // cap below two bodies, the room mark is what keeps a pipeline from passing it.
+    let mut out = Outbox::bounded(ROOM, limit + ROOM);
+    let progress = HttpSession::new().on_bytes(&site, request.repeat(3).as_bytes(), &mut out);
+    assert_eq!(progress.consumed, request.len());
+    assert!(!out.overflowed());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -621,6 +804,15 @@ proptest! {
         let (split, closed, _) = run_split(&site, input.as_bytes(), &cuts);
         prop_assert_eq!(whole, split);
         prop_assert!(progress.close && closed);
+    }
+
+    #[test]
+    fn any_room_mark_gives_the_same_output(room in 1usize..3000) {
+        let fx = fixture();
+        let input = mixed_pipeline();
+        let (whole, _) = run(&fx.site, input.as_bytes());
+        let (bounded, _, _) = run_bounded(&fx.site, input.as_bytes(), room);
+        prop_assert_eq!(whole, bounded);
     }
 
     #[test]

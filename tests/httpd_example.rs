@@ -1,7 +1,9 @@
 //! The `httpd` example end to end: its server module runs in-process (on a background loop
 //! with the real clock, or turn by turn with a manual clock for the timeouts) and a small HTTP
 //! client written here checks keep-alive, pipelining, HEAD, files, every error status,
-//! traversal attempts, the idle timeout and the deadline for slowly trickled requests.
+//! traversal attempts, the idle timeout and the deadline for slowly trickled requests; and that
+//! big files stream whole (to fast and slow readers, pipelined or not) while the server's
+//! memory stays flat, and that a client that stops reading is evicted by the send timeout.
 
 #[path = "support/net.rs"]
 mod net;
@@ -12,11 +14,18 @@ use ioman::net::{Connection, Net};
 use ioman::{Config, Manager, ManualClock};
 use net::*;
 use server::proto::site::Site;
-use std::io::Read;
-use std::path::PathBuf;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const IDLE: Duration = Duration::from_secs(10);
+
+/// The file cache `main.rs` configures: files up to 256 KiB, 64 MiB in all.
+const CACHE_FILE: u64 = 256 * 1024;
+const CACHE_TOTAL: u64 = 64 * 1024 * 1024;
+
+const MIB: usize = 1024 * 1024;
 
 /// One parsed response.
 #[derive(Debug)]
@@ -74,16 +83,119 @@ impl Drop for Root {
     }
 }
 
-fn serve(root: Option<PathBuf>) -> (std::net::SocketAddr, ioman::net::Loops) {
+fn serve(root: Option<PathBuf>) -> (SocketAddr, ioman::net::Loops) {
+    serve_site(move || match &root {
+        Some(dir) => Site::with_root(dir).expect("root"),
+        None => Site::welcome(),
+    })
+}
+
+/// The server on a background loop, serving the site `site` builds.
+fn serve_site(site: impl Fn() -> Site + Send + Sync + 'static) -> (SocketAddr, ioman::net::Loops) {
     spawn_server(move |socket| {
-        let site = match &root {
-            Some(dir) => Site::with_root(dir).expect("root"),
-            None => Site::welcome(),
-        };
-        let mut m = Manager::with_state(Net::new(site))?;
+        let mut m = Manager::with_state(Net::new(site()))?;
         server::build(&mut m, socket, IDLE)?;
         Ok(m)
     })
+}
+
+/// The period of [`Pattern`]: a prime, so no power-of-two buffer or offset lines up with it.
+const PERIOD: usize = 251;
+
+/// File contents whose byte `i` is `(i % 251) ^ seed`: a lost, repeated or shifted piece, or a
+/// piece of another file (another seed), shows. Written and checked a block at a time, so a
+/// file of any size costs one block of memory (the checks are `memcmp`s, quick in debug).
+struct Pattern {
+    block: Vec<u8>,
+}
+
+impl Pattern {
+    fn new(seed: u8) -> Pattern {
+        Pattern { block: (0..PERIOD * 1024).map(|i| (i % PERIOD) as u8 ^ seed).collect() }
+    }
+
+    /// Writes `len` bytes of the pattern to a new file at `path`.
+    fn write(&self, path: &Path, len: usize) {
+        let mut file = std::fs::File::create(path).expect("create");
+        let mut left = len;
+        while left > 0 {
+            let n = left.min(self.block.len()); // whole periods: the next block starts in phase
+            file.write_all(&self.block[..n]).expect("write");
+            left -= n;
+        }
+    }
+
+    /// Whether `got` is the pattern's bytes from offset `at`.
+    fn matches(&self, mut at: usize, mut got: &[u8]) -> bool {
+        while !got.is_empty() {
+            let phase = at % PERIOD;
+            let n = got.len().min(self.block.len() - phase);
+            if got[..n] != self.block[phase..phase + n] {
+                return false;
+            }
+            at += n;
+            got = &got[n..];
+        }
+        true
+    }
+}
+
+/// Reads a `len`-byte body with reads of at most `chunk` bytes, checking it against `pattern`
+/// as it comes (nothing is kept); `pause` runs after every read, e.g. to read slowly.
+#[track_caller]
+fn read_pattern_body(
+    stream: &mut impl Read,
+    len: usize,
+    pattern: &Pattern,
+    chunk: usize,
+    mut pause: impl FnMut(usize),
+) {
+    let mut buf = vec![0; chunk];
+    let mut at = 0;
+    while at < len {
+        let want = chunk.min(len - at);
+        let n = match stream.read(&mut buf[..want]) {
+            Ok(0) => panic!("end of stream at byte {at} of {len}"),
+            Ok(n) => n,
+            Err(e) => panic!("reading byte {at} of {len}: {e}"),
+        };
+        assert!(pattern.matches(at, &buf[..n]), "wrong bytes in {at}..{}", at + n);
+        at += n;
+        pause(at);
+    }
+}
+
+/// Reads one 200 response to a GET of a pattern file of `len` bytes, checking it.
+#[track_caller]
+fn read_pattern_response(stream: &mut impl Read, len: usize, pattern: &Pattern, chunk: usize) {
+    let head = read_response(stream, true);
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some(len.to_string().as_str()));
+    read_pattern_body(stream, len, pattern, chunk, |_| {});
+}
+
+/// A TCP client whose receive buffer is as small as the kernel allows, set before connecting
+/// (so the window it announces is small from the start): a slow reader.
+#[track_caller]
+fn connect_small_window(addr: SocketAddr) -> TcpStream {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
+    let fd = rustix::net::socket_with(
+        AddressFamily::INET,
+        SocketType::STREAM,
+        SocketFlags::CLOEXEC,
+        None,
+    )
+    .expect("socket");
+    sockopt::set_socket_recv_buffer_size(&fd, 4096).expect("SO_RCVBUF");
+    rustix::net::connect(&fd, &addr).expect("connect");
+    let stream = TcpStream::from(fd);
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    stream.set_write_timeout(Some(WAIT)).expect("timeout");
+    stream
+}
+
+fn get(path: &str) -> String {
+    format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n")
 }
 
 #[test]
@@ -224,4 +336,221 @@ fn an_idle_keep_alive_connection_is_closed_without_a_response() {
     clock.advance(IDLE);
     settle(&mut m);
     assert_eof(&mut client);
+}
+
+#[test]
+fn a_big_file_streams_whole_to_fast_and_slow_readers() {
+    let root = Root::new("big");
+    let pattern = Pattern::new(0x3c);
+    let len = 24 * MIB; // three times the output cap, and 3 x the old 8 MiB cut-off
+    pattern.write(&root.0.join("big.bin"), len);
+    let dir = root.0.clone();
+    let (addr, loops) = serve_site(move || Site::with_root(&dir).expect("root"));
+
+    let mut fast = connect(addr);
+    send(&mut fast, get("/big.bin").as_bytes());
+    read_pattern_response(&mut fast, len, &pattern, 256 * 1024);
+
+    // A slow reader: a tiny window, small reads and pauses, so the server's sends stop short
+    // again and again and go on when the socket is writable.
+    let mut slow = connect_small_window(addr);
+    send(&mut slow, get("/big.bin").as_bytes());
+    let head = read_response(&mut slow, true);
+    assert_eq!(head.header("content-length"), Some(len.to_string().as_str()));
+    let mut next_pause = 0;
+    read_pattern_body(&mut slow, len, &pattern, 4096, |at| {
+        if at >= next_pause {
+            next_pause += MIB;
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    });
+
+    // Both connections are still in step: the next response follows the body exactly.
+    for c in [&mut fast, &mut slow] {
+        send(c, get("/small.txt").as_bytes());
+        assert_eq!(read_response(c, false).body, b"hello, file\n");
+    }
+    stop(loops);
+}
+
+#[test]
+fn fifty_pipelined_gets_of_a_256k_file_all_arrive() {
+    let root = Root::new("fifty");
+    let pattern = Pattern::new(0x11);
+    let len = 256 * 1024; // the cache's per-file limit: cached when the cache is on
+    pattern.write(&root.0.join("quarter.bin"), len);
+    let dir = root.0.clone();
+    let (plain, plain_loops) = serve_site(move || Site::with_root(&dir).expect("root"));
+    let dir = root.0.clone();
+    let (cached, cached_loops) = serve_site(move || {
+        Site::with_root(&dir).expect("root").with_cache(CACHE_FILE, CACHE_TOTAL)
+    });
+    // 50 x 256 KiB is 12.5 MiB: past the 8 MiB output cap if queued at once.
+    let batch = get("/quarter.bin").repeat(50) + &get("/small.txt");
+    for addr in [plain, cached] {
+        let mut c = connect(addr);
+        send(&mut c, batch.as_bytes());
+        for _ in 0..50 {
+            read_pattern_response(&mut c, len, &pattern, 64 * 1024);
+        }
+        assert_eq!(read_response(&mut c, false).body, b"hello, file\n");
+    }
+    stop(plain_loops);
+    stop(cached_loops);
+}
+
+/// The child's flag for [`pipelined_big_files_keep_memory_flat`].
+const MEMORY_CHILD: &str = "IOMAN_HTTPD_MEMORY_CHILD";
+
+/// A `kB` figure from `/proc/self/status` (`VmRSS`, `VmHWM`), in bytes.
+fn proc_status(field: &str) -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with(field)).expect("field");
+    let kb: usize = line[field.len()..].trim().trim_end_matches("kB").trim().parse().expect("kB");
+    kb * 1024
+}
+
+#[test]
+fn pipelined_big_files_keep_memory_flat() {
+    // In a child process alone: its peak memory is this scenario's, not other tests'.
+    if std::env::var_os(MEMORY_CHILD).is_some() {
+        return memory_child();
+    }
+    let output = rerun_as_child("pipelined_big_files_keep_memory_flat", MEMORY_CHILD)
+        .output()
+        .expect("running the child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("memory child: ok"), "the child did not run the scenario:\n{stdout}");
+}
+
+/// 64 pipelined GETs of two 8 MiB files in one write (512 MiB of responses), read through a
+/// small window: everything arrives, in order, and the process's peak resident memory (server
+/// and client together) grows by far less than one response.
+fn memory_child() {
+    const REQUESTS: usize = 64;
+    const LEN: usize = 8 * MIB;
+    const BOUND: usize = 64 * MIB;
+    let root = Root::new("memory");
+    let patterns = [Pattern::new(0xa5), Pattern::new(0x0f)];
+    patterns[0].write(&root.0.join("a.bin"), LEN);
+    patterns[1].write(&root.0.join("b.bin"), LEN);
+    let dir = root.0.clone();
+    let (addr, loops) = serve_site(move || {
+        Site::with_root(&dir).expect("root").with_cache(CACHE_FILE, CACHE_TOTAL)
+    });
+    let mut c = connect_small_window(addr);
+    send(&mut c, get("/small.txt").as_bytes()); // the connection and its buffers exist now
+    assert_eq!(read_response(&mut c, false).status, 200);
+    let base = proc_status("VmRSS:");
+
+    let batch: String = (0..REQUESTS).map(|i| get(["/a.bin", "/b.bin"][i % 2])).collect();
+    send(&mut c, batch.as_bytes());
+    // Not reading for a moment gives a server that would queue every response (the old one
+    // read all 512 MiB into memory in one call) the time to do it; a correct one stops at its
+    // watermark and waits. The bound below holds for it however long this is.
+    std::thread::sleep(Duration::from_millis(200));
+    let mut peak = proc_status("VmRSS:");
+    for i in 0..REQUESTS {
+        read_pattern_response(&mut c, LEN, &patterns[i % 2], 64 * 1024);
+        peak = peak.max(proc_status("VmRSS:"));
+    }
+    send(&mut c, get("/small.txt").as_bytes());
+    assert_eq!(read_response(&mut c, false).body, b"hello, file\n", "in step to the end");
+    // The high-water mark also catches a peak between two samples.
+    peak = peak.max(proc_status("VmHWM:"));
+    let growth = peak.saturating_sub(base);
+    assert!(growth < BOUND, "memory grew by {} MiB serving the pipeline", growth / MIB);
+    stop(loops);
+    println!("memory child: ok (grew {} KiB)", growth / 1024);
+}
+
+/// A server connection driven on this thread with a manual clock, serving the files in `root`.
+fn manual_file_server(
+    root: &Path,
+) -> (Manager<Net<Site>>, ManualClock, std::os::unix::net::UnixStream) {
+    let clock = ManualClock::new();
+    let site = Site::with_root(root).expect("root");
+    let mut m =
+        Manager::with_config(Net::new(site), Config::default().clock(clock.clone())).unwrap();
+    let (fd, client) = unix_pair();
+    Connection::new(server::Http::new(IDLE), server::conn_config(IDLE))
+        .register_with(&mut m, fd)
+        .unwrap();
+    (m, clock, client)
+}
+
+#[test]
+fn a_client_that_never_reads_is_closed_by_the_send_timeout() {
+    let root = Root::new("stuck");
+    let pattern = Pattern::new(0x77);
+    let len = 8 * MIB; // far more than the socket buffers hold
+    pattern.write(&root.0.join("big.bin"), len);
+    // Keep-alive, and `Connection: close` (the server closes after flushing, which never
+    // happens with a peer that does not read).
+    for request in [
+        get("/big.bin"),
+        "GET /big.bin HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n".to_owned(),
+    ] {
+        let (mut m, clock, mut client) = manual_file_server(&root.0);
+        send(&mut client, request.as_bytes());
+        settle(&mut m);
+        assert_eq!(m.state().connections(), 1);
+        clock.advance(IDLE - Duration::from_millis(1));
+        settle(&mut m);
+        assert_eq!(m.state().connections(), 1, "not before the send timeout");
+        clock.advance(Duration::from_millis(1));
+        settle(&mut m);
+        assert_eq!(m.state().connections(), 0, "evicted: {request:?}");
+        assert_eq!(m.state().stats().send_timeouts, 1);
+        // What was sent is a prefix of the response; then the stream ends.
+        let got = read_to_end(&mut client);
+        let head_len = got.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
+        assert!(got.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert!(got.len() - head_len < len);
+        assert!(pattern.matches(0, &got[head_len..]));
+    }
+}
+
+#[test]
+fn a_slow_but_steady_reader_is_not_evicted() {
+    let root = Root::new("steady");
+    let pattern = Pattern::new(0x42);
+    let len = 4 * MIB;
+    pattern.write(&root.0.join("big.bin"), len);
+    let (mut m, clock, mut client) = manual_file_server(&root.0);
+    send(&mut client, get("/big.bin").as_bytes());
+    settle(&mut m);
+    // The client takes what has arrived every 6 s: the response takes several idle timeouts, but
+    // the send timeout counts from the last progress, so it never fires.
+    client.set_nonblocking(true).expect("nonblocking");
+    let mut got = Vec::new();
+    let mut buf = vec![0; 64 * 1024];
+    let start = clock.now();
+    let mut steps = 0;
+    let body_len = |got: &[u8]| {
+        let head = got[..got.len().min(1024)].windows(4).position(|w| w == b"\r\n\r\n");
+        head.map(|h| got.len() - h - 4)
+    };
+    while body_len(&got) != Some(len) {
+        steps += 1;
+        assert!(steps < 10_000, "no end after {} bytes", got.len());
+        clock.advance(Duration::from_secs(6));
+        settle(&mut m);
+        assert_eq!(m.state().connections(), 1, "evicted after {} bytes", got.len());
+        // Takes what the socket holds (a Unix socket's sender is writable again only once
+        // most of its buffer is free).
+        loop {
+            match client.read(&mut buf) {
+                Ok(0) => panic!("end of stream after {} bytes", got.len()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+    }
+    assert!(clock.now() - start > 3 * IDLE, "the download outlasted several timeouts");
+    assert!(pattern.matches(0, &got[got.len() - len..]));
+    assert_eq!(m.state().stats().send_timeouts, 0);
 }

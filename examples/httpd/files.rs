@@ -1,8 +1,12 @@
-//! Finds and reads files under the site root, plus an optional small in-memory cache.
+//! Finds files under the site root and opens them, plus an optional in-memory cache of small
+//! files.
 //!
 //! This is the filesystem half of path safety: the candidate path is canonicalized (resolving
-//! every symlink) and served only if it is still under the canonical root. Reads use blocking
-//! `std::fs`, which is acceptable for this example.
+//! every symlink) and served only if it is still under the canonical root. A found file is
+//! opened, never read here: its body is sent from the open file with `sendfile` (see
+//! `http.rs`). The one read is [`read_small`], which fills the cache, and only for files no
+//! larger than the cache's per-file limit ([`FileCache::admits`]); big files never enter
+//! memory. Lookups and that read use blocking `std::fs`, which is acceptable for this example.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -77,20 +81,15 @@ pub fn lookup(root: &Path, relative: &Path) -> Lookup {
     Lookup::Found(OpenFile { path, file, len: meta.len(), modified: meta.modified().ok() })
 }
 
-/// Appends exactly `file.len` bytes of the file to `out`; `Ok(false)` (with `out` restored) if
-/// the file changed size since it was opened.
-pub fn read_into(file: &mut OpenFile, out: &mut Vec<u8>) -> io::Result<bool> {
-    let start = out.len();
-    let mut limited = (&mut file.file).take(file.len.saturating_add(1));
-    if let Err(err) = limited.read_to_end(out) {
-        out.truncate(start);
-        return Err(err);
-    }
-    let complete = u64::try_from(out.len() - start).is_ok_and(|read| read == file.len);
-    if !complete {
-        out.truncate(start);
-    }
-    Ok(complete)
+/// Reads the whole of a small `file` (exactly `file.len` bytes) for the cache; `Ok(None)` if
+/// the file changed size since it was opened. Reads at most `file.len + 1` bytes whatever the
+/// file holds now, so callers bound the memory by checking `file.len` first
+/// ([`FileCache::admits`]).
+pub fn read_small(file: &mut OpenFile) -> io::Result<Option<Arc<[u8]>>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(file.len).unwrap_or(0));
+    (&mut file.file).take(file.len.saturating_add(1)).read_to_end(&mut bytes)?;
+    let complete = u64::try_from(bytes.len()).is_ok_and(|read| read == file.len);
+    Ok(complete.then(|| Arc::from(bytes)))
 }
 
 /// Canonicalizes `candidate` and checks it is under `root`.
@@ -105,9 +104,11 @@ fn from_io(err: &io::Error) -> Lookup {
 
 /// A small cache of file contents keyed by canonical path, validated by length and mtime.
 ///
-/// Files larger than `max_file_bytes` are never cached; when an insert would exceed
-/// `max_total_bytes`, arbitrary entries are evicted first. The mutex keeps [`FileCache`] (and so
-/// the `Site`) `Sync`; on the single-threaded event loop it is never contended.
+/// Cached bytes are shared (`Arc<[u8]>`) and queued for sending without a copy. Files larger
+/// than `max_file_bytes` are never cached, nor read (they are sent with `sendfile`); when an
+/// insert would exceed `max_total_bytes`, arbitrary entries are evicted first. The mutex keeps
+/// [`FileCache`] (and so the `Site`) `Sync`; on the single-threaded event loop it is never
+/// contended.
 #[derive(Debug)]
 pub struct FileCache {
     max_file_bytes: u64,
@@ -189,10 +190,15 @@ impl FileCache {
         current.then(|| Arc::clone(&cached.bytes))
     }
 
-    /// Remembers `bytes` as the contents of `file`, if it is small enough.
-    pub fn insert(&self, file: &OpenFile, bytes: &[u8]) {
+    /// Whether a file of `len` bytes may be cached (and so read into memory to fill the cache).
+    pub fn admits(&self, len: u64) -> bool {
+        len <= self.max_file_bytes && len <= self.max_total_bytes
+    }
+
+    /// Remembers `bytes` as the contents of `file`, if it is small enough ([`Self::admits`]).
+    pub fn insert(&self, file: &OpenFile, bytes: Arc<[u8]>) {
         let len = bytes.len() as u64;
-        if len > self.max_file_bytes || len > self.max_total_bytes {
+        if !self.admits(len) {
             return;
         }
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -206,7 +212,7 @@ impl FileCache {
             }
         }
         inner.total += len;
-        let cached = CachedFile { modified: file.modified, bytes: Arc::from(bytes) };
+        let cached = CachedFile { modified: file.modified, bytes };
         inner.entries.insert(file.path.clone(), cached);
     }
 

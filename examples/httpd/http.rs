@@ -1,10 +1,19 @@
 //! The per-connection HTTP/1.1 state machine: parses pipelined request heads with `httparse`,
-//! answers each one into the output buffer and skips request bodies.
+//! answers each one into the connection's [`Outbox`] and skips request bodies.
 //!
 //! Shape of the hook (what ioman's connection helper calls): the bytes received so far and not
 //! yet consumed go in, responses are appended to `out`, and [`Progress`] says how many input
 //! bytes were used and whether to close once `out` is flushed. An incomplete request is left
 //! unconsumed and parsed again, from its start, when more bytes arrive.
+//!
+//! Memory stays bounded whatever a client pipelines:
+//! - a file's body is never read on the loop: it is queued as a file region
+//!   ([`Outbox::push_file`]) and sent with `sendfile`; only a small file filling the cache is
+//!   read, and cached bodies and the welcome page are queued without a copy;
+//! - before answering each request, [`Outbox::has_room`] is checked: at the connection's room
+//!   mark (its high watermark) the session stops and returns what it consumed so far. The
+//!   requests left are complete bytes the connection offers again once the output drained;
+//!   they are not a partial request, so no request deadline runs for them.
 //!
 //! Policy, in the order the checks run:
 //! - unparsable head, bad/conflicting `Content-Length`, missing or repeated `Host` on HTTP/1.1:
@@ -27,6 +36,8 @@ use super::mime;
 use super::path;
 use super::response::{ConnectionHeader, Status, write_error, write_head};
 use super::site::{Site, WELCOME_PAGE};
+use ioman::net::Outbox;
+use std::sync::Arc;
 
 /// Hard cap on `Limits::max_headers`: the header array lives on the stack (8 KiB).
 pub const MAX_HEADERS_CAP: usize = 256;
@@ -35,7 +46,8 @@ pub const MAX_HEADERS_CAP: usize = 256;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
     /// Input bytes used up (complete requests and discarded body bytes); the rest must be
-    /// passed again, followed by new bytes, on the next call.
+    /// passed again on the next call, followed by any new bytes. Less than the input also when
+    /// the output reached its room mark: the rest is then passed again once it drained.
     pub consumed: usize,
     /// Close the connection once the output has been flushed; no further input is processed.
     pub close: bool,
@@ -68,10 +80,13 @@ impl HttpSession {
         HttpSession::default()
     }
 
-    /// Handles every complete request at the start of `input`, appending the responses to `out`.
+    /// Handles the complete requests at the start of `input`, appending the responses to
+    /// `out`, until the input runs out, a request is incomplete, or `out` has no room left
+    /// ([`Outbox::has_room`]; at least the first request is answered when it has room on
+    /// entry).
     ///
     /// `input` must begin with the bytes left unconsumed by the previous call.
-    pub fn on_bytes(&mut self, site: &Site, input: &[u8], out: &mut Vec<u8>) -> Progress {
+    pub fn on_bytes(&mut self, site: &Site, input: &[u8], out: &mut Outbox) -> Progress {
         if self.closed {
             return Progress { consumed: input.len(), close: true };
         }
@@ -94,6 +109,11 @@ impl HttpSession {
             }
             let rest = input.get(pos..).unwrap_or_default();
             if rest.is_empty() {
+                break;
+            }
+            if !out.has_room() {
+                // Not a partial request: complete or not, `rest` is looked at again once the
+                // output drained, so `partial_head` stays false and no deadline is armed.
                 break;
             }
             match self.request(site, rest, out) {
@@ -122,16 +142,16 @@ impl HttpSession {
     /// Called when the connection's idle timeout fires: if a request is incomplete, appends
     /// `408 Request Timeout` with `Connection: close` and returns `true`. Either way the caller
     /// closes the connection.
-    pub fn on_idle_timeout(&self, out: &mut Vec<u8>) -> bool {
+    pub fn on_idle_timeout(&self, out: &mut Outbox) -> bool {
         if !self.has_partial_request() {
             return false;
         }
-        write_error(out, Status::RequestTimeout, ConnectionHeader::Close, false);
+        write_error(out.vec(), Status::RequestTimeout, ConnectionHeader::Close, false);
         true
     }
 
     /// Parses the head at the start of `rest` and answers it.
-    fn request(&mut self, site: &Site, rest: &[u8], out: &mut Vec<u8>) -> Step {
+    fn request(&mut self, site: &Site, rest: &[u8], out: &mut Outbox) -> Step {
         let limits = site.limits();
         // Parsing only a window keeps the outcome independent of how the bytes were split.
         let window = rest.get(..limits.max_head_bytes).unwrap_or(rest);
@@ -173,7 +193,7 @@ impl HttpSession {
                 self.serve(site, target, head_only, connection, out)
             }
             _ => {
-                write_error(out, Status::MethodNotAllowed, connection, false);
+                write_error(out.vec(), Status::MethodNotAllowed, connection, false);
                 false
             }
         };
@@ -187,76 +207,92 @@ impl HttpSession {
         target: &[u8],
         head_only: bool,
         connection: ConnectionHeader,
-        out: &mut Vec<u8>,
+        out: &mut Outbox,
     ) -> bool {
         if path::decode_target(target, &mut self.path).is_err() {
-            write_error(out, Status::BadRequest, ConnectionHeader::Close, head_only);
+            write_error(out.vec(), Status::BadRequest, ConnectionHeader::Close, head_only);
             return true;
         }
         let Some(root) = site.root() else {
             if self.path == b"/" || self.path == b"/index.html" {
                 let len = WELCOME_PAGE.len() as u64;
-                write_head(out, Status::Ok, "text/html; charset=utf-8", len, connection);
+                write_head(out.vec(), Status::Ok, "text/html; charset=utf-8", len, connection);
                 if !head_only {
-                    out.extend_from_slice(WELCOME_PAGE.as_bytes());
+                    out.push_static(WELCOME_PAGE.as_bytes());
                 }
             } else {
-                write_error(out, Status::NotFound, connection, head_only);
+                write_error(out.vec(), Status::NotFound, connection, head_only);
             }
             return false;
         };
-        if let Some((content_type, bytes)) = site.cache().and_then(|c| c.get_by_request(&self.path))
-        {
-            write_head(out, Status::Ok, content_type, bytes.len() as u64, connection);
-            if !head_only {
-                out.extend_from_slice(&bytes);
-            }
+        let cache = site.cache();
+        if let Some((content_type, bytes)) = cache.and_then(|c| c.get_by_request(&self.path)) {
+            send_bytes(out, content_type, bytes, connection, head_only);
             return false;
         }
         let mut file = match files::lookup(root, &path::relative_path(&self.path)) {
             Lookup::Found(file) => file,
             Lookup::NotFound | Lookup::Outside => {
-                write_error(out, Status::NotFound, connection, head_only);
+                write_error(out.vec(), Status::NotFound, connection, head_only);
                 return false;
             }
             Lookup::Forbidden => {
-                write_error(out, Status::Forbidden, connection, head_only);
+                write_error(out.vec(), Status::Forbidden, connection, head_only);
                 return false;
             }
         };
         let content_type = mime::content_type(&file.path);
         if head_only {
-            write_head(out, Status::Ok, content_type, file.len, connection);
+            write_head(out.vec(), Status::Ok, content_type, file.len, connection);
             return false;
         }
-        if let Some(bytes) = site.cache().and_then(|cache| cache.get(&file)) {
-            write_head(out, Status::Ok, content_type, bytes.len() as u64, connection);
-            out.extend_from_slice(&bytes);
-            if let Some(cache) = site.cache() {
-                cache.remember_request(&self.path, &file, content_type);
-            }
+        let Some(cache) = cache.filter(|c| c.admits(file.len)) else {
+            // Not cached: the body goes from the open file to the socket with `sendfile`. If
+            // the file shrinks before it is all sent, the connection closes (the head promised
+            // its length); if it grows, only the promised bytes are sent.
+            write_head(out.vec(), Status::Ok, content_type, file.len, connection);
+            out.push_file(file.file, 0, file.len);
             return false;
-        }
-        let head_start = out.len();
-        write_head(out, Status::Ok, content_type, file.len, connection);
-        let body_start = out.len();
-        if let Ok(true) = files::read_into(&mut file, out) {
-            if let Some(cache) = site.cache() {
-                cache.insert(&file, out.get(body_start..).unwrap_or_default());
-                cache.remember_request(&self.path, &file, content_type);
-            }
-            return false;
-        }
-        // The file changed size or could not be read: the head already promised a length.
-        out.truncate(head_start);
-        write_error(out, Status::InternalServerError, ConnectionHeader::Close, false);
-        true
+        };
+        let bytes = match cache.get(&file) {
+            Some(bytes) => bytes,
+            None => match files::read_small(&mut file) {
+                Ok(Some(bytes)) => {
+                    cache.insert(&file, bytes.clone());
+                    bytes
+                }
+                // The file changed size while being read, or could not be read: nothing has
+                // been promised yet, so say so and close.
+                Ok(None) | Err(_) => {
+                    let close = ConnectionHeader::Close;
+                    write_error(out.vec(), Status::InternalServerError, close, false);
+                    return true;
+                }
+            },
+        };
+        cache.remember_request(&self.path, &file, content_type);
+        send_bytes(out, content_type, bytes, connection, false);
+        false
+    }
+}
+
+/// Writes a 200 whose body is `bytes` (shared, not copied; left out for a HEAD request).
+fn send_bytes(
+    out: &mut Outbox,
+    content_type: &str,
+    bytes: Arc<[u8]>,
+    connection: ConnectionHeader,
+    head_only: bool,
+) {
+    write_head(out.vec(), Status::Ok, content_type, bytes.len() as u64, connection);
+    if !head_only {
+        out.push_shared(bytes);
     }
 }
 
 /// Writes an error response that closes the connection.
-fn refuse(out: &mut Vec<u8>, status: Status, head_len: usize, head_only: bool) -> Step {
-    write_error(out, status, ConnectionHeader::Close, head_only);
+fn refuse(out: &mut Outbox, status: Status, head_len: usize, head_only: bool) -> Step {
+    write_error(out.vec(), status, ConnectionHeader::Close, head_only);
     Step::Answered { head_len, body_len: 0, close: true }
 }
 

@@ -1,7 +1,9 @@
 //! `httpd`: an HTTP/1.1 static-file server on ioman — GET and HEAD, keep-alive and pipelining,
-//! limits on request heads and bodies, an idle timeout that also evicts slowly trickling
-//! requests, and no way out of the served root. With no `--root`, it serves an embedded
-//! welcome page, so it works with no files at all.
+//! files of any size sent with `sendfile` (small ones cached), memory bounded per connection
+//! however much a client pipelines, limits on request heads and bodies, an idle timeout that
+//! also evicts slowly trickling requests and clients that stop reading, and no way out of the
+//! served root. With no `--root`, it serves an embedded welcome page, so it works with no files
+//! at all.
 //!
 //! ```text
 //! cargo run --release --example httpd -- [--listen 127.0.0.1:8080] [--root DIR]

@@ -1,4 +1,6 @@
-//! HTTP/1.1 response heads and canned error responses, written straight into the output buffer.
+//! HTTP/1.1 response heads and canned error responses, written straight into a byte buffer (the
+//! owned tail of the connection's outbox, `Outbox::vec`). File bodies are not written here:
+//! `http.rs` queues them behind the head as a file region or a shared buffer.
 //!
 //! Responses are deterministic (no `Date` header) so tests can compare bytes exactly, and the
 //! writers never allocate beyond growing the caller's buffer.
@@ -23,7 +25,7 @@ pub enum Status {
     ContentTooLarge,
     /// 431: the request head is too large or has too many header fields.
     HeaderFieldsTooLarge,
-    /// 500: the file changed size while being read.
+    /// 500: a small file changed size (or failed) while being read into the cache.
     InternalServerError,
     /// 501: the request uses `Transfer-Encoding` (chunked request bodies are not implemented).
     NotImplemented,

@@ -2,11 +2,20 @@
 //! [`Connection`](ioman::net::Connection) through the [`Protocol`] trait. Kept apart from
 //! `main.rs` so that `tests/httpd_example.rs` can run the very same server in-process.
 //!
-//! Timeouts: a connection idle for `idle` is closed (with a 408 if a request was half sent).
-//! Because activity resets the idle timer, a client trickling a request byte by byte would
-//! never be idle; so a request that arrives in pieces also gets a hard deadline of `idle` from
-//! its first byte, kept by a standalone ioman timer that wakes the connection. Requests that
-//! arrive whole (the common case) arm no timer.
+//! Memory: responses go into the connection's [`Outbox`], file bodies as file regions sent with
+//! `sendfile` (never read into memory), and the session stops answering pipelined requests at
+//! the outbox's room mark (the connection's high watermark); the connection offers the rest
+//! again once the output drained. So a client pipelining any number of requests for any file
+//! costs the server about one watermark of memory, plus one cached file at most.
+//!
+//! Timeouts: a connection idle for `idle` with nothing to send is closed (with a 408 if a
+//! request was half sent). A connection whose pending output makes no progress for `idle`
+//! (a client that stops reading) is closed by ioman-net's send timeout, which defaults to the
+//! idle timeout. Because activity resets the idle timer, a client trickling a request byte by
+//! byte would never be idle; so a request that arrives in pieces also gets a hard deadline of
+//! `idle` from its first byte, kept by a standalone ioman timer that wakes the connection.
+//! Requests that arrive whole (the common case) arm no timer, and neither do complete
+//! requests left waiting for output room.
 
 #[path = "proto.rs"]
 pub mod proto;
@@ -38,7 +47,7 @@ impl Http {
     /// Answers 408 and closes if the partial request is past its deadline.
     fn enforce_deadline(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
         if let Some((started, _)) = self.partial {
-            if cx.now() >= started + self.idle && self.session.on_idle_timeout(out.vec()) {
+            if cx.now() >= started + self.idle && self.session.on_idle_timeout(out) {
                 cx.close_after_flush();
             }
         }
@@ -59,7 +68,7 @@ impl Protocol<Site> for Http {
         out: &mut Outbox,
         cx: &mut ProtoContext<'_, '_, Site>,
     ) -> usize {
-        let progress = self.session.on_bytes(cx.state(), input, out.vec());
+        let progress = self.session.on_bytes(cx.state(), input, out);
         if progress.close {
             cx.close_after_flush();
             self.disarm(cx);
@@ -81,8 +90,9 @@ impl Protocol<Site> for Http {
         self.enforce_deadline(out, cx);
     }
 
+    /// Runs only with no output pending (a stalled send is the send timeout's business).
     fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
-        self.session.on_idle_timeout(out.vec());
+        self.session.on_idle_timeout(out);
         cx.close_after_flush();
     }
 
@@ -104,7 +114,8 @@ impl Handler<Net<Site>> for RequestDeadline {
     }
 }
 
-/// The connection settings of the server: the idle timeout and the input cap.
+/// The connection settings of the server: the idle timeout (also the send timeout) and the
+/// input cap; the watermarks and the output cap are ioman-net's defaults.
 pub fn conn_config(idle: Duration) -> ConnConfig {
     ConnConfig::default().idle(Timeout::Idle(idle)).max_input(MAX_INPUT)
 }

@@ -71,8 +71,9 @@ impl Site {
         self
     }
 
-    /// Enables the in-memory file cache: files up to `max_file_bytes` are kept, up to
-    /// `max_total_bytes` in all.
+    /// Enables the in-memory file cache: files up to `max_file_bytes` are read once and kept,
+    /// up to `max_total_bytes` in all. Larger files are never read into memory (they are sent
+    /// with `sendfile`), cached or not.
     pub fn with_cache(mut self, max_file_bytes: u64, max_total_bytes: u64) -> Site {
         self.cache = Some(FileCache::new(max_file_bytes, max_total_bytes));
         self
