@@ -1,15 +1,19 @@
 //! Tests for the sans-IO core of the `kv` example (`examples/kv/`): every command's replies in
 //! Redis's format, pipelining, inline commands, splits at every byte boundary, protocol errors,
-//! limits, and expiry driven by explicit `Instant`s.
+//! limits, and expiry driven by explicit `Instant`s; and the memory rules: pipelined commands
+//! stop at the outbox's room mark and resume from the unconsumed input, large values are
+//! replied to by sharing the stored buffer, and an MGET's reply is bounded.
 
 #[path = "../examples/kv/proto.rs"]
 mod proto;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ioman::net::Outbox;
 use proptest::prelude::*;
 use proto::commands::{KvSession, Progress};
-use proto::resp::{self, Limits, MAX_LINE, Parsed, Parser, ProtocolError};
+use proto::resp::{self, Limits, MAX_LINE, Parsed, Parser, ProtocolError, SHARE_MIN};
 use proto::store::{Expiry, IncrError, Store, Ttl};
 
 /// Encodes a command as a RESP array of bulk strings.
@@ -34,9 +38,9 @@ impl Harness {
     }
 
     fn send(&mut self, input: &[u8]) -> (String, Progress) {
-        let mut out = Vec::new();
+        let mut out = Outbox::new();
         let progress = self.session.on_bytes(&mut self.store, self.now, input, &mut out);
-        (String::from_utf8(out).expect("utf-8 replies in tests"), progress)
+        (String::from_utf8(out.to_vec()).expect("utf-8 replies in tests"), progress)
     }
 
     /// Runs one command, which must be consumed whole and keep the connection open.
@@ -64,7 +68,7 @@ fn run_split(input: &[u8], cuts: &[usize], limits: Limits) -> (Vec<u8>, bool) {
     let mut store = Store::new();
     let mut session = KvSession::with_limits(limits);
     let now = Instant::now();
-    let (mut pending, mut out, mut start) = (Vec::new(), Vec::new(), 0);
+    let (mut pending, mut out, mut start) = (Vec::new(), Outbox::new(), 0);
     for end in cuts.iter().copied().chain([input.len()]) {
         let end = end.clamp(start, input.len());
         pending.extend_from_slice(&input[start..end]);
@@ -73,10 +77,10 @@ fn run_split(input: &[u8], cuts: &[usize], limits: Limits) -> (Vec<u8>, bool) {
         assert!(progress.consumed <= pending.len());
         pending.drain(..progress.consumed);
         if progress.close {
-            return (out, true);
+            return (out.to_vec(), true);
         }
     }
-    (out, false)
+    (out.to_vec(), false)
 }
 
 /// Asserts that feeding `input` at once and byte by byte gives identical replies and closing.
@@ -95,9 +99,9 @@ fn assert_split_invariant(input: &[u8], limits: Limits) -> String {
 #[track_caller]
 fn assert_protocol_error(input: &[u8], limits: Limits, reply: &str) {
     let mut session = KvSession::with_limits(limits);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let progress = session.on_bytes(&mut Store::new(), Instant::now(), input, &mut out);
-    assert_eq!(String::from_utf8_lossy(&out), reply);
+    assert_eq!(String::from_utf8_lossy(&out.to_vec()), reply);
     assert!(progress.close);
 }
 
@@ -438,7 +442,7 @@ fn script() -> Vec<u8> {
 fn byte_by_byte_feeding_matches_feeding_at_once() {
     let replies = assert_split_invariant(&script(), Limits::default());
     assert!(replies.ends_with("$1\r\n6\r\n+OK\r\n"), "{replies:?}");
-    let small = Limits { max_bulk_len: 4, max_args: 3 };
+    let small = Limits { max_bulk_len: 4, max_args: 3, ..Limits::default() };
     for input in [
         &b"*1\r\n$5\r\nhello\r\n"[..],
         b"*4\r\n$1\r\na\r\n",
@@ -476,7 +480,7 @@ fn protocol_errors_are_answered_then_close() {
 
 #[test]
 fn limits_are_enforced() {
-    let small = Limits { max_bulk_len: 10, max_args: 3 };
+    let small = Limits { max_bulk_len: 10, max_args: 3, ..Limits::default() };
     let e = "-ERR Protocol error: ";
     assert_protocol_error(
         &cmd(&["ECHO", "01234567890"]),
@@ -501,7 +505,7 @@ fn limits_are_enforced() {
     // Just under the line limit, the parser keeps waiting.
     let mut session = KvSession::new();
     let progress =
-        session.on_bytes(&mut Store::new(), h.now, &endless[..MAX_LINE], &mut Vec::new());
+        session.on_bytes(&mut Store::new(), h.now, &endless[..MAX_LINE], &mut Outbox::new());
     assert_eq!(progress, Progress { consumed: 0, close: false });
 }
 
@@ -529,7 +533,7 @@ fn the_parser_returns_ranges_into_the_input() {
 
 #[test]
 fn reply_writers_and_number_helpers() {
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     resp::write_simple(&mut out, "OK");
     resp::write_error(&mut out, "ERR bad");
     resp::write_integer(&mut out, i64::MIN);
@@ -539,13 +543,31 @@ fn reply_writers_and_number_helpers() {
     resp::write_array_len(&mut out, 2);
     ProtocolError::TooBigInline.write(&mut out);
     assert_eq!(
-        String::from_utf8(out).unwrap(),
+        String::from_utf8(out.to_vec()).unwrap(),
         "+OK\r\n-ERR bad\r\n:-9223372036854775808\r\n:0\r\n$2\r\nhi\r\n$-1\r\n*2\r\n\
          -ERR Protocol error: too big inline request\r\n"
     );
     let mut out = Vec::new();
     resp::push_i64(&mut out, i64::MAX);
     assert_eq!(out, b"9223372036854775807");
+    for n in [0, 7, -7, 10, i64::MAX, i64::MIN] {
+        assert_eq!(resp::format_i64(n, &mut [0; 20]), n.to_string().as_bytes());
+    }
+    // The reply sizes MGET computes before writing match what the writers produce.
+    for len in [0, 9, 10, SHARE_MIN, SHARE_MIN + 1, 1_000_000] {
+        let mut out = Outbox::new();
+        resp::write_value(&mut out, &Arc::from(vec![b'z'; len]));
+        assert_eq!(out.len(), resp::bulk_reply_len(len), "{len}");
+        assert_eq!(out.to_vec(), bulk(&vec![b'z'; len]));
+    }
+    for len in [0, 9, 10, 12345] {
+        let mut out = Outbox::new();
+        resp::write_array_len(&mut out, len);
+        assert_eq!(out.len(), resp::array_header_len(len));
+    }
+    let mut out = Outbox::new();
+    resp::write_null(&mut out);
+    assert_eq!(out.len(), resp::NULL_REPLY_LEN);
     for (text, value) in [
         ("0", Some(0)),
         ("-1", Some(-1)),
@@ -591,7 +613,7 @@ fn the_store_expires_lazily_and_actively() {
     assert_eq!(store.ttl(b"nope", t0), Ttl::Missing);
     assert_eq!(store.next_expiry(), Some(secs(20)));
     // Lazy expiry: a key is gone at exactly its expiry instant.
-    assert_eq!(store.get(b"a", secs(19)), Some(&b"1"[..]));
+    assert_eq!(store.get(b"a", secs(19)).map(|v| &v[..]), Some(&b"1"[..]));
     assert_eq!(store.get(b"a", secs(20)), None);
     assert_eq!(store.next_expiry(), None);
     assert_eq!(store.len(), 1);
@@ -634,6 +656,163 @@ fn repeated_expiry_changes_keep_next_expiry_exact() {
     assert_eq!(store.incr_by(b"n", i64::MAX, t0), Err(IncrError::Overflow));
 }
 
+/// A bulk string reply as bytes.
+fn bulk(value: &[u8]) -> Vec<u8> {
+    [format!("${}\r\n", value.len()).as_bytes(), value, b"\r\n"].concat()
+}
+
+/// A session whose store holds `key` = `value` (set through the session, as a client would).
+fn harness_with(key: &str, value: &[u8], limits: Limits) -> Harness {
+    let mut h = Harness { session: KvSession::with_limits(limits), ..Harness::new() };
+    let set = [
+        format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${}\r\n", key.len(), value.len()).as_bytes(),
+        value,
+        b"\r\n",
+    ]
+    .concat();
+    assert_eq!(h.send(&set), ("+OK\r\n".into(), Progress { consumed: set.len(), close: false }));
+    h
+}
+
+/// How many holders the stored value of `key` has (1: only the store).
+#[track_caller]
+fn holders(h: &mut Harness, key: &[u8]) -> usize {
+    Arc::strong_count(h.store.get(key, h.now).expect("the key exists"))
+}
+
+#[test]
+fn pipelined_gets_stop_at_the_room_mark_and_resume_from_the_unconsumed_input() {
+    const ROOM: usize = 64 * 1024;
+    let value = vec![b'v'; 100 * 1024];
+    let mut h = harness_with("big", &value, Limits::default());
+    let (get, ping) = (cmd(&["GET", "big"]), cmd(&["PING"]));
+    let input = [get.repeat(10), ping.clone()].concat();
+    let mut pending = &input[..];
+    let (mut replies, mut consumed) = (Vec::new(), Vec::new());
+    while !pending.is_empty() {
+        // A fresh outbox each time: what the connection offers once the output has drained.
+        let mut out = Outbox::bounded(ROOM, usize::MAX);
+        let progress = h.session.on_bytes(&mut h.store, h.now, pending, &mut out);
+        assert!(!progress.close && progress.consumed > 0);
+        replies.extend(out.to_vec());
+        consumed.push(progress.consumed);
+        pending = &pending[progress.consumed..];
+    }
+    // Each GET's reply passes the room mark, so each call runs exactly one command.
+    assert_eq!(consumed, [vec![get.len(); 10], vec![ping.len()]].concat());
+    assert_eq!(replies, [bulk(&value).repeat(10), b"+PONG\r\n".to_vec()].concat());
+
+    // A call that starts without room runs nothing and asks for nothing more.
+    let mut full = Outbox::bounded(ROOM, usize::MAX);
+    full.extend_from_slice(&vec![b'x'; ROOM]);
+    let progress = h.session.on_bytes(&mut h.store, h.now, &input, &mut full);
+    assert_eq!((progress, full.len()), (Progress { consumed: 0, close: false }, ROOM));
+
+    // Small replies: many commands per call, stopping at the first one at or past the mark.
+    let small = cmd(&["PING"]);
+    let mut out = Outbox::bounded(70, usize::MAX);
+    let progress = h.session.on_bytes(&mut h.store, h.now, &small.repeat(100), &mut out);
+    assert_eq!(progress.consumed, 10 * small.len(), "10 PONGs of 7 bytes reach 70");
+    assert_eq!(out.to_vec(), b"+PONG\r\n".repeat(10));
+}
+
+#[test]
+fn replies_share_large_stored_values_and_copy_small_ones() {
+    let big = vec![b'b'; SHARE_MIN + 1];
+    let mut h = harness_with("big", &big, Limits::default());
+    h.call(&["SET", "edge", &"e".repeat(SHARE_MIN)]);
+    assert_eq!(holders(&mut h, b"big"), 1);
+    let input = [cmd(&["GET", "big"]), cmd(&["MGET", "big", "edge", "big"])].concat();
+    let mut out = Outbox::new();
+    let progress = h.session.on_bytes(&mut h.store, h.now, &input, &mut out);
+    assert_eq!(progress.consumed, input.len());
+    // Three replies hold the stored buffer itself; the 1 KiB value was copied.
+    assert_eq!(holders(&mut h, b"big"), 1 + 3);
+    assert_eq!(holders(&mut h, b"edge"), 1);
+    let edge = vec![b'e'; SHARE_MIN];
+    let expected = [bulk(&big), b"*3\r\n".to_vec(), bulk(&big), bulk(&edge), bulk(&big)].concat();
+    assert_eq!(out.to_vec(), expected);
+    assert_eq!(out.len(), expected.len());
+    out.clear();
+    assert_eq!(holders(&mut h, b"big"), 1, "sent replies let go of the value");
+}
+
+#[test]
+fn writes_never_change_a_reply_in_flight() {
+    let old = vec![b'1'; 2 * SHARE_MIN];
+    let new = vec![b'2'; 2 * SHARE_MIN];
+    let mut h = harness_with("k", &old, Limits::default());
+    let before = Arc::as_ptr(h.store.get(b"k", h.now).unwrap());
+    // Unshared and the same length: overwritten in place, no allocation.
+    h.call(&["SET", "k", &"3".repeat(2 * SHARE_MIN)]);
+    assert_eq!(Arc::as_ptr(h.store.get(b"k", h.now).unwrap()), before);
+    h.call(&["SET", "k", std::str::from_utf8(&old).unwrap()]);
+    // A pending GET holds the buffer; SET must replace it, not write into it.
+    let mut in_flight = Outbox::new();
+    h.session.on_bytes(&mut h.store, h.now, &cmd(&["GET", "k"]), &mut in_flight);
+    h.call(&["SET", "k", std::str::from_utf8(&new).unwrap()]);
+    assert_ne!(Arc::as_ptr(h.store.get(b"k", h.now).unwrap()), before);
+    assert_eq!(in_flight.to_vec(), bulk(&old));
+    assert_eq!(h.call(&["GET", "k"]).as_bytes(), bulk(&new));
+    // INCR on a value a reply holds, and growing or shrinking numbers, work the same way.
+    h.call(&["SET", "n", "9"]);
+    let mut held = Outbox::new();
+    let _ = h.store.get(b"n", h.now).cloned().map(|v| held.push_shared(v));
+    h.expect(&["INCR", "n"], ":10\r\n");
+    h.expect(&["DECRBY", "n", "-990"], ":1000\r\n");
+    h.expect(&["INCRBY", "n", "-999"], ":1\r\n");
+    h.expect(&["GET", "n"], "$1\r\n1\r\n");
+    assert_eq!(held.to_vec(), b"9");
+}
+
+#[test]
+fn an_mget_of_one_big_key_many_times_is_bounded() {
+    // 64 KiB values under a 1 MiB reply limit: 15 fit, 16 do not.
+    let value = vec![b'm'; 64 * 1024];
+    let limits = Limits { max_reply: 1024 * 1024, ..Limits::default() };
+    let mut h = harness_with("k", &value, limits);
+    let mut out = Outbox::new();
+    let fits = cmd(&[&["MGET"][..], &["k"; 15]].concat());
+    let progress = h.session.on_bytes(&mut h.store, h.now, &fits, &mut out);
+    assert_eq!(progress, Progress { consumed: fits.len(), close: false });
+    assert_eq!(holders(&mut h, b"k"), 1 + 15, "15 shared chunks, no copy");
+    assert_eq!(out.to_vec(), [b"*15\r\n".to_vec(), bulk(&value).repeat(15)].concat());
+    out.clear();
+    let size = 5 + 16 * bulk(&value).len();
+    let too_big = [&["MGET"][..], &["k"; 16]].concat();
+    assert_eq!(
+        h.call(&too_big),
+        format!(
+            "-ERR reply too large: MGET would send {size} bytes, over the limit of 1048576; \
+             ask for fewer keys at once\r\n"
+        )
+    );
+    assert_eq!(holders(&mut h, b"k"), 1, "a refused MGET keeps nothing");
+    h.expect(
+        &["MGET", "k", "nope"],
+        &format!("*2\r\n{}$-1\r\n", String::from_utf8(bulk(&value)).unwrap()),
+    );
+
+    // The reported attack: a 7 KB MGET naming a 10 MiB key a thousand times asks for 10 GB.
+    let mut h = harness_with("big", &vec![b'x'; 10 * 1024 * 1024], Limits::default());
+    let attack = [b"MGET".to_vec(), b" big".repeat(1750), b"\r\n".to_vec()].concat();
+    assert!(attack.len() <= 7 * 1024);
+    let mut out = Outbox::new();
+    let progress = h.session.on_bytes(&mut h.store, h.now, &attack, &mut out);
+    assert_eq!(progress, Progress { consumed: attack.len(), close: false });
+    let size = "*1750\r\n".len() + 1750 * "$10485760\r\n\r\n".len() + 1750 * 10 * 1024 * 1024;
+    assert_eq!(
+        String::from_utf8(out.to_vec()).unwrap(),
+        format!(
+            "-ERR reply too large: MGET would send {size} bytes, over the limit of 134217728; \
+             ask for fewer keys at once\r\n"
+        )
+    );
+    assert!(out.held() < 1024, "the refusal holds {} bytes", out.held());
+    assert_eq!(holders(&mut h, b"big"), 1);
+    h.expect(&["PING"], "+PONG\r\n");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
 
@@ -649,7 +828,7 @@ proptest! {
 
     #[test]
     fn arbitrary_bytes_never_panic(input in proptest::collection::vec(any::<u8>(), 0..300)) {
-        let limits = Limits { max_bulk_len: 64, max_args: 8 };
+        let limits = Limits { max_bulk_len: 64, max_args: 8, ..Limits::default() };
         let (_, _) = run_split(&input, &[], limits);
         let prefixed = [b"*3\r\n$".to_vec(), input].concat();
         let cuts: Vec<usize> = (1..prefixed.len()).step_by(7).collect();

@@ -1,15 +1,25 @@
 //! The `kv` example end to end: its server module runs in-process and a small RESP client
 //! written here checks commands, pipelined batches, inline commands, errors, and expiry. Expiry
 //! runs with a manual clock, and shows that the ioman timer frees keys nobody asks for.
+//!
+//! Memory: the attacks that used to exhaust it (a 7 KB MGET of a 10 MiB value, 400 bytes of
+//! pipelined GETs of it) run against the real server while this process's resident memory
+//! (`VmRSS`, server and client together) is watched; it must grow by less than
+//! [`MEMORY_BOUND`] whether the client reads slowly or not at all, and a client reading
+//! everything gets every byte. The tests that measure memory take [`MEMORY`] so that they do
+//! not run at the same time. The send timeout runs with a manual clock.
 
 #[path = "support/net.rs"]
 mod net;
 #[path = "../examples/kv/server.rs"]
 mod server;
 
-use ioman::net::Connection;
+use ioman::net::{Connection, Loops};
 use ioman::{Config, ManualClock};
 use net::*;
+use std::io::Read;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Encodes a command as a RESP array of bulk strings.
@@ -40,7 +50,7 @@ fn reply(c: &mut impl std::io::Read) -> String {
 fn commands_pipelines_inline_and_errors() {
     let (addr, loops) = spawn_server(|socket| {
         let mut m = server::manager(Config::default())?;
-        server::build(&mut m, socket)?;
+        server::build(&mut m, socket, server::conn_config())?;
         Ok(m)
     });
     let mut c = connect(addr);
@@ -113,4 +123,175 @@ fn keys_expire_through_the_timer_without_being_touched() {
     send(&mut client, &resp(&["TTL", "forever"]));
     turns(&mut m);
     assert_eq!(reply(&mut client), ":-1");
+}
+
+/// The size of the value the memory tests attack with.
+const BIG: usize = 10 * 1024 * 1024;
+
+/// How much this process may grow while a test attacks the server; the old server grew by
+/// hundreds of MiB (every reply was a copy of the value), the new one by about one value.
+const MEMORY_BOUND: usize = 64 * 1024 * 1024;
+
+/// Held by the tests that measure the process's memory (tests run in parallel threads).
+static MEMORY: Mutex<()> = Mutex::new(());
+
+/// This process's resident memory, in bytes.
+fn rss() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).expect("a VmRSS line");
+    let kb: usize = line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("VmRSS");
+    kb * 1024
+}
+
+/// Asserts the process grew by less than [`MEMORY_BOUND`] since `baseline`.
+#[track_caller]
+fn assert_bounded(baseline: usize, when: &str) {
+    let grown = rss().saturating_sub(baseline);
+    assert!(grown < MEMORY_BOUND, "{when}: the process grew by {} MiB", grown >> 20);
+}
+
+/// Encodes a command of binary arguments.
+fn resp_bytes(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// A server on a background loop whose key `big` holds [`BIG`] bytes, and a client.
+fn big_value_server() -> (SocketAddr, Loops, TcpStream, Vec<u8>) {
+    let (addr, loops) = spawn_server(|socket| {
+        let mut m = server::manager(Config::default())?;
+        server::build(&mut m, socket, server::conn_config())?;
+        Ok(m)
+    });
+    let mut c = connect(addr);
+    let value = pattern(BIG, 7);
+    send(&mut c, &resp_bytes(&[b"SET", b"big", &value]));
+    assert_eq!(reply(&mut c), "+OK");
+    (addr, loops, c, value)
+}
+
+/// Returns once the server has taken up what other connections sent before: their bytes were
+/// ready before this connection existed, so the loop has offered them by the time it answers
+/// this PING (epoll reports every ready fd, level-triggered). The memory bounds hold at any
+/// moment; this only makes sure an unbounded server would already have grown.
+#[track_caller]
+fn sync_with(addr: SocketAddr) {
+    let mut other = connect(addr);
+    send(&mut other, &resp(&["PING"]));
+    assert_eq!(reply(&mut other), "+PONG");
+}
+
+/// Reads exactly the concatenation of `pieces`, 64 KiB at a time, comparing as it goes and
+/// checking the process's memory every MiB.
+#[track_caller]
+fn read_replies(c: &mut TcpStream, pieces: &[&[u8]], baseline: usize) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0;
+    for (i, piece) in pieces.iter().enumerate() {
+        let mut at = 0;
+        while at < piece.len() {
+            let n = (piece.len() - at).min(buf.len());
+            c.read_exact(&mut buf[..n])
+                .unwrap_or_else(|e| panic!("reading piece {i} at byte {at}: {e}"));
+            assert!(buf[..n] == piece[at..at + n], "piece {i} differs within bytes {at}..+{n}");
+            at += n;
+            total += n;
+            if total % (1024 * 1024) < n {
+                assert_bounded(baseline, "while the client reads");
+            }
+        }
+    }
+}
+
+#[test]
+fn pipelined_gets_of_a_big_value_keep_memory_bounded_and_arrive_intact() {
+    let _serial = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (addr, loops, mut c, value) = big_value_server();
+    let baseline = rss();
+    // 400 bytes of pipelined GETs ask for 180 MiB of replies; the client reads none yet.
+    let gets = resp(&["GET", "big"]).repeat(18);
+    assert!(gets.len() <= 400);
+    send(&mut c, &gets);
+    sync_with(addr);
+    assert_bounded(baseline, "while the client reads nothing");
+    // The server serves others meanwhile.
+    let mut other = connect(addr);
+    send(&mut other, &[resp(&["SET", "small", "1"]), resp(&["GET", "small"])].concat());
+    assert_eq!([reply(&mut other), reply(&mut other)], ["+OK", "1"]);
+    // Read slowly, 64 KiB at a time: every reply, byte for byte, then nothing else.
+    let header = format!("${BIG}\r\n");
+    let one = [header.as_bytes(), &value, b"\r\n"];
+    let all: Vec<&[u8]> = std::iter::repeat_n(one, 18).flatten().collect();
+    read_replies(&mut c, &all, baseline);
+    send(&mut c, &resp(&["PING"]));
+    assert_eq!(read_n(&mut c, 7), b"+PONG\r\n");
+    stop(loops);
+}
+
+#[test]
+fn a_7_kb_mget_of_a_big_value_is_refused_and_a_legitimate_one_is_served() {
+    let _serial = MEMORY.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let (addr, loops, mut c, value) = big_value_server();
+    let baseline = rss();
+    // 777 times the 10 MiB key in 7 KB: 7.6 GB of replies asked for.
+    let keys = vec![&b"big"[..]; 777];
+    let attack = resp_bytes(&[&[&b"MGET"[..]][..], &keys].concat());
+    assert!(attack.len() <= 7 * 1024);
+    send(&mut c, &attack);
+    let size = "*777\r\n".len() + 777 * (format!("${BIG}\r\n\r\n").len() + BIG);
+    assert_eq!(
+        reply(&mut c),
+        format!(
+            "-ERR reply too large: MGET would send {size} bytes, over the limit of 134217728; \
+             ask for fewer keys at once"
+        )
+    );
+    sync_with(addr);
+    assert_bounded(baseline, "after the refused MGET");
+    // The same connection goes on: an MGET of the big value three times (30 MiB, under the
+    // limit) is served, shared rather than copied, and read slowly.
+    send(&mut c, &resp(&["MGET", "big", "nope", "big", "big"]));
+    let header = format!("${BIG}\r\n");
+    let one = [header.as_bytes(), &value, b"\r\n"];
+    let mut all: Vec<&[u8]> = vec![b"*4\r\n"];
+    all.extend(one);
+    all.push(b"$-1\r\n");
+    all.extend(one.iter().chain(&one));
+    read_replies(&mut c, &all, baseline);
+    send(&mut c, &resp(&["PING"]));
+    assert_eq!(read_n(&mut c, 7), b"+PONG\r\n");
+    stop(loops);
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_after_the_send_timeout() {
+    let clock = ManualClock::new();
+    let mut m = server::manager(Config::default().clock(clock.clone())).unwrap();
+    let (fd, mut client) = unix_pair();
+    Connection::new(server::Kv::default(), server::conn_config())
+        .register_with(&mut m, fd)
+        .unwrap();
+    let value = pattern(1024 * 1024, 3);
+    let got = exchange(&mut m, &mut client, &resp_bytes(&[b"SET", b"big", &value]), 5);
+    assert_eq!(got, b"+OK\r\n");
+    // 1 MiB of reply, more than the socket holds; the client reads none of it.
+    send(&mut client, &resp(&["GET", "big"]));
+    for _ in 0..4 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
+    clock.advance(server::SEND_TIMEOUT - Duration::from_millis(1));
+    for _ in 0..4 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!((m.state().connections(), m.state().stats().send_timeouts), (1, 0));
+    clock.advance(Duration::from_millis(1));
+    for _ in 0..4 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!((m.state().connections(), m.state().stats().send_timeouts), (0, 1));
 }

@@ -2,19 +2,45 @@
 //! them against the [`Store`], writing Redis-compatible replies.
 //!
 //! Shape of the hook (what ioman's connection helper calls): the bytes received so far and not
-//! yet consumed go in, replies are appended to `out`, and [`Progress`] says how many input bytes
-//! were used and whether to close once `out` is flushed (after QUIT or a protocol error).
+//! yet consumed go in, replies are appended to an [`Outbox`], and [`Progress`] says how many
+//! input bytes were used and whether to close once the output is flushed (after QUIT or a
+//! protocol error).
+//!
+//! # Memory is bounded by configuration, not by what a client pipelines
+//! - **One command at a time, while there is room**: before each command the loop checks
+//!   [`Outbox::has_room`] (false from the connection's high watermark on) and, if full, stops
+//!   and returns what it consumed. The connection offers the rest again once the output has
+//!   drained, so a pipeline of a thousand GETs of a large value holds at most one reply beyond
+//!   the watermark, never a thousand.
+//! - **Values are shared, not copied**: GET and MGET queue a large stored value as the store's
+//!   own `Arc<[u8]>` (see `resp.rs`), so repeating a key in one MGET costs one queue entry per
+//!   repetition, not one copy.
+//! - **MGET's reply is sized before it is written**: the values are looked up first (all at
+//!   the same instant, so the reply is atomic, as in Redis), and if the encoded reply would
+//!   exceed [`Limits::max_reply`] (128 MiB by default, counting shared values at their length
+//!   as the connection's output cap does), the whole MGET is answered with
+//!   `-ERR reply too large ...` and the connection stays usable. This serves any MGET up to
+//!   the limit — two maximal values, or thousands of ordinary ones — and refuses the abusive
+//!   ones (a 7 KB MGET naming a 10 MiB key a thousand times asks for 10 GB) with a clear
+//!   error instead of closing the connection when the output cap refuses the reply. Redis has
+//!   no such limit and would try to build the whole reply. The server sets the connection's
+//!   output cap to hold two maximal replies (one partly sent, one new), so a session that
+//!   checks the room never reaches it.
 //!
 //! Besides the data commands, just enough of the introspection commands is answered for
 //! `redis-cli` and `redis-benchmark` to start: COMMAND (empty docs), CONFIG GET `save` /
 //! `appendonly`, SELECT 0, CLIENT SETNAME/GETNAME/SETINFO, and HELLO (refused with `-NOPROTO`,
 //! so clients stay on RESP2). EXPIRE takes no NX/XX/GT/LT options.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use ioman::net::Outbox;
+
 use super::resp::{
-    Args, Limits, Parsed, Parser, parse_i64, write_array_len, write_bulk, write_error,
-    write_integer, write_null, write_simple,
+    Args, Limits, NULL_REPLY_LEN, Parsed, Parser, array_header_len, bulk_reply_len, parse_i64,
+    push_i64, write_array_len, write_bulk, write_error, write_integer, write_null, write_simple,
+    write_value,
 };
 use super::store::{Expiry, IncrError, Store, Ttl};
 
@@ -61,13 +87,33 @@ const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 const SYNTAX_ERROR: &str = "ERR syntax error";
 
 /// The protocol state of one client connection.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct KvSession {
     parser: Parser,
-    /// Set by CLIENT SETNAME.
-    name: Option<Vec<u8>>,
+    client: Client,
     /// QUIT or a protocol error was answered; everything else is ignored.
     closed: bool,
+}
+
+/// What the commands of one connection may change or reuse, apart from the parser.
+#[derive(Debug)]
+struct Client {
+    /// Set by CLIENT SETNAME.
+    name: Option<Vec<u8>>,
+    /// MGET's values, looked up before its reply is sized and written; empty between
+    /// commands, kept for its allocation (up to [`KEEP_VALUES`] entries).
+    values: Vec<Option<Arc<[u8]>>>,
+    /// [`Limits::max_reply`].
+    max_reply: usize,
+}
+
+/// The most MGET value slots a session keeps allocated between commands.
+const KEEP_VALUES: usize = 1024;
+
+impl Default for KvSession {
+    fn default() -> KvSession {
+        KvSession::with_limits(Limits::default())
+    }
 }
 
 impl KvSession {
@@ -78,24 +124,30 @@ impl KvSession {
 
     /// A session enforcing `limits`.
     pub fn with_limits(limits: Limits) -> KvSession {
-        KvSession { parser: Parser::new(limits), ..KvSession::default() }
+        let client = Client { name: None, values: Vec::new(), max_reply: limits.max_reply };
+        KvSession { parser: Parser::new(limits), client, closed: false }
     }
 
-    /// Runs every complete command at the start of `input`, appending the replies to `out`.
+    /// Runs the complete commands at the start of `input` while `out` has room, appending
+    /// their replies to `out`.
     ///
-    /// `input` must begin with the bytes left unconsumed by the previous call.
+    /// `input` must begin with the bytes left unconsumed by the previous call. Commands are
+    /// run one by one, each only if [`Outbox::has_room`] holds before it: once the output
+    /// reaches its room mark the call returns, and the unconsumed commands run when offered
+    /// again (the connection does so once the output drained). A call that starts without room
+    /// consumes nothing.
     pub fn on_bytes(
         &mut self,
         store: &mut Store,
         now: Instant,
         input: &[u8],
-        out: &mut Vec<u8>,
+        out: &mut Outbox,
     ) -> Progress {
         if self.closed {
             return Progress { consumed: input.len(), close: true };
         }
         let mut pos = 0;
-        loop {
+        while out.has_room() {
             let rest = input.get(pos..).unwrap_or_default();
             match self.parser.parse(rest) {
                 Parsed::NeedMore => break,
@@ -103,7 +155,7 @@ impl KvSession {
                 Parsed::Command(len) => {
                     pos += len;
                     let args = self.parser.args(rest);
-                    if execute(&mut self.name, store, now, args, out) == Flow::Close {
+                    if execute(&mut self.client, store, now, args, out) == Flow::Close {
                         self.closed = true;
                         break;
                     }
@@ -127,11 +179,11 @@ enum Flow {
 }
 
 fn execute(
-    name: &mut Option<Vec<u8>>,
+    client: &mut Client,
     store: &mut Store,
     now: Instant,
     args: Args<'_>,
-    out: &mut Vec<u8>,
+    out: &mut Outbox,
 ) -> Flow {
     let Some(&(command, arity)) =
         COMMANDS.iter().find(|(command, _)| command.as_bytes().eq_ignore_ascii_case(args.get(0)))
@@ -151,7 +203,7 @@ fn execute(
     let key = args.get(1);
     match command {
         "get" => match store.get(key, now) {
-            Some(value) => write_bulk(out, value),
+            Some(value) => write_value(out, value),
             None => write_null(out),
         },
         "set" => set(store, now, args, out),
@@ -182,15 +234,7 @@ fn execute(
             }
             write_simple(out, "OK");
         }
-        "mget" => {
-            write_array_len(out, argc - 1);
-            for key in args.iter_from(1) {
-                match store.get(key, now) {
-                    Some(value) => write_bulk(out, value),
-                    None => write_null(out),
-                }
-            }
-        }
+        "mget" => client.mget(store, now, args, out),
         "expire" | "pexpire" => {
             let unit_ms = if command == "expire" { 1000 } else { 1 };
             match parse_i64(args.get(2)) {
@@ -241,14 +285,39 @@ fn execute(
         "hello" => write_error(out, "NOPROTO unsupported protocol version"),
         "command" => command_command(args, out),
         "config" => config(args, out),
-        "client" => client(name, args, out),
+        "client" => client_command(&mut client.name, args, out),
         _ => unknown_command(args, out),
     }
     Flow::Continue
 }
 
+impl Client {
+    /// MGET key [key ...]: looks every value up first, so the reply is sized (and atomic)
+    /// before a byte of it is written; a reply over `max_reply` is refused as a whole.
+    fn mget(&mut self, store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
+        let values = &mut self.values;
+        values.extend(args.iter_from(1).map(|key| store.get(key, now).cloned()));
+        let size = values.iter().fold(array_header_len(values.len()), |size, value| {
+            size.saturating_add(value.as_ref().map_or(NULL_REPLY_LEN, |v| bulk_reply_len(v.len())))
+        });
+        if size > self.max_reply {
+            reply_too_large("mget", size, self.max_reply, out);
+        } else {
+            write_array_len(out, values.len());
+            for value in values.iter() {
+                match value {
+                    Some(value) => write_value(out, value),
+                    None => write_null(out),
+                }
+            }
+        }
+        values.clear();
+        values.shrink_to(KEEP_VALUES);
+    }
+}
+
 /// SET key value [NX|XX] [EX seconds|PX milliseconds|KEEPTTL]
-fn set(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Vec<u8>) {
+fn set(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
     let (mut nx, mut xx, mut keep_ttl) = (false, false, false);
     let mut ttl: Option<(&[u8], i64)> = None;
     let mut i = 3;
@@ -311,7 +380,7 @@ fn to_millis(amount: i64, unit_ms: i64) -> Option<i64> {
     amount.checked_mul(unit_ms).filter(|ms| *ms <= i64::MAX / 2)
 }
 
-fn incr_reply(result: Result<i64, IncrError>, out: &mut Vec<u8>) {
+fn incr_reply(result: Result<i64, IncrError>, out: &mut Outbox) {
     match result {
         Ok(value) => write_integer(out, value),
         Err(IncrError::NotAnInteger) => write_error(out, NOT_AN_INTEGER),
@@ -320,7 +389,7 @@ fn incr_reply(result: Result<i64, IncrError>, out: &mut Vec<u8>) {
 }
 
 /// COMMAND [COUNT|DOCS|INFO|LIST]: enough for redis-cli's start-up.
-fn command_command(args: Args<'_>, out: &mut Vec<u8>) {
+fn command_command(args: Args<'_>, out: &mut Outbox) {
     let sub = args.get(1);
     if args.len() == 1 || is_any(sub, &["docs", "info", "list"]) {
         write_array_len(out, 0);
@@ -332,7 +401,7 @@ fn command_command(args: Args<'_>, out: &mut Vec<u8>) {
 }
 
 /// CONFIG GET param [param ...]: answers the parameters redis-benchmark asks for.
-fn config(args: Args<'_>, out: &mut Vec<u8>) {
+fn config(args: Args<'_>, out: &mut Outbox) {
     const PARAMS: &[(&str, &str)] = &[("save", ""), ("appendonly", "no")];
     let sub = args.get(1);
     if !sub.eq_ignore_ascii_case(b"get") {
@@ -352,7 +421,7 @@ fn config(args: Args<'_>, out: &mut Vec<u8>) {
 }
 
 /// CLIENT SETNAME name | GETNAME | SETINFO attr value
-fn client(name: &mut Option<Vec<u8>>, args: Args<'_>, out: &mut Vec<u8>) {
+fn client_command(name: &mut Option<Vec<u8>>, args: Args<'_>, out: &mut Outbox) {
     let sub = args.get(1);
     if sub.eq_ignore_ascii_case(b"setname") {
         if args.len() != 3 {
@@ -389,21 +458,37 @@ fn is_any(arg: &[u8], options: &[&str]) -> bool {
 }
 
 /// `-ERR wrong number of arguments for 'get' command`
-fn wrong_arity(command: &str, out: &mut Vec<u8>) {
+fn wrong_arity(command: &str, out: &mut Outbox) {
+    let out = out.vec();
     out.extend_from_slice(b"-ERR wrong number of arguments for '");
     out.extend_from_slice(command.as_bytes());
     out.extend_from_slice(b"' command\r\n");
 }
 
 /// `-ERR invalid expire time in 'set' command`
-fn invalid_expire(command: &str, out: &mut Vec<u8>) {
+fn invalid_expire(command: &str, out: &mut Outbox) {
+    let out = out.vec();
     out.extend_from_slice(b"-ERR invalid expire time in '");
     out.extend_from_slice(command.as_bytes());
     out.extend_from_slice(b"' command\r\n");
 }
 
+/// `-ERR reply too large: MGET would send 10485760000 bytes, over the limit of 134217728;
+/// ask for fewer keys at once`
+fn reply_too_large(command: &str, size: usize, limit: usize, out: &mut Outbox) {
+    let out = out.vec();
+    out.extend_from_slice(b"-ERR reply too large: ");
+    out.extend(command.bytes().map(|b| b.to_ascii_uppercase()));
+    out.extend_from_slice(b" would send ");
+    push_i64(out, i64::try_from(size).unwrap_or(i64::MAX));
+    out.extend_from_slice(b" bytes, over the limit of ");
+    push_i64(out, i64::try_from(limit).unwrap_or(i64::MAX));
+    out.extend_from_slice(b"; ask for fewer keys at once\r\n");
+}
+
 /// `-ERR unknown subcommand 'foo'. Try CONFIG HELP.`
-fn unknown_subcommand(sub: &[u8], command: &str, out: &mut Vec<u8>) {
+fn unknown_subcommand(sub: &[u8], command: &str, out: &mut Outbox) {
+    let out = out.vec();
     out.extend_from_slice(b"-ERR unknown subcommand '");
     push_sanitized(out, sub.get(..128).unwrap_or(sub));
     out.extend_from_slice(b"'. Try ");
@@ -413,7 +498,8 @@ fn unknown_subcommand(sub: &[u8], command: &str, out: &mut Vec<u8>) {
 
 /// `-ERR unknown command 'foo', with args beginning with: 'a' 'b' `, built like Redis does:
 /// the name cut at 128 bytes, then quoted arguments while the list is under 128 bytes.
-fn unknown_command(args: Args<'_>, out: &mut Vec<u8>) {
+fn unknown_command(args: Args<'_>, out: &mut Outbox) {
+    let out = out.vec();
     let name = args.get(0);
     out.extend_from_slice(b"-ERR unknown command '");
     push_sanitized(out, name.get(..128).unwrap_or(name));

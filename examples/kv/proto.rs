@@ -1,5 +1,6 @@
-//! The sans-IO core of the `kv` example, a RESP2 key-value server: bytes in, bytes out, no
-//! sockets and no event loop; time is passed in explicitly.
+//! The sans-IO core of the `kv` example, a RESP2 key-value server: bytes in, replies out into
+//! an ioman [`Outbox`](ioman::net::Outbox) (a queue of buffers, with a room mark and a cap, but
+//! no socket), no event loop; time is passed in explicitly.
 //!
 //! This file only declares the module tree so that the same code can be included from the
 //! example's `main.rs` (`mod proto;`) and from `tests/kv_core.rs`

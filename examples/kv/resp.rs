@@ -6,24 +6,44 @@
 //! incomplete command, so a large command arriving in many pieces is scanned once, not once per
 //! piece; this relies on the caller passing the same unconsumed bytes again, followed by new
 //! ones.
+//!
+//! Replies are written into an [`Outbox`]. Small ones are encoded into its owned buffer
+//! ([`Outbox::vec`]); a stored value longer than [`SHARE_MIN`] is queued as the store's own
+//! shared buffer ([`Outbox::push_shared`]) between its copied `$len\r\n` and `\r\n`, so
+//! answering it costs a reference count, not a copy, however often it is asked for.
 
+use ioman::net::Outbox;
 use std::ops::Range;
+use std::sync::Arc;
 
 /// Longest `*<count>` / `$<len>` line or inline command accepted, as in Redis.
 pub const MAX_LINE: usize = 64 * 1024;
 
-/// Limits on what one command may contain.
+/// Values longer than this are replied to by sharing the stored buffer; shorter ones are copied,
+/// which is cheaper than a separate I/O vector entry and a reference count.
+pub const SHARE_MIN: usize = 1024;
+
+/// Limits on what one command may contain and produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Longest bulk string (one argument), in bytes. Default 64 MiB (Redis allows up to 512 MiB).
     pub max_bulk_len: usize,
     /// Most arguments in one command. Default 1024 * 1024.
     pub max_args: usize,
+    /// Largest reply one MGET may produce, in encoded bytes, shared values counted at their
+    /// length (as the connection's output cap counts them). Default 128 MiB: two maximal values.
+    /// Larger MGETs are answered with an error (see `commands.rs`). Every other reply is at most
+    /// one bulk string, so at most `max_bulk_len` plus framing.
+    pub max_reply: usize,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_bulk_len: 64 * 1024 * 1024, max_args: 1024 * 1024 }
+        Limits {
+            max_bulk_len: 64 * 1024 * 1024,
+            max_args: 1024 * 1024,
+            max_reply: 128 * 1024 * 1024,
+        }
     }
 }
 
@@ -49,7 +69,8 @@ pub enum ProtocolError {
 
 impl ProtocolError {
     /// Appends the Redis-style error reply, e.g. `-ERR Protocol error: invalid bulk length`.
-    pub fn write(self, out: &mut Vec<u8>) {
+    pub fn write(self, out: &mut Outbox) {
+        let out = out.vec();
         out.extend_from_slice(b"-ERR Protocol error: ");
         let text: &[u8] = match self {
             ProtocolError::InvalidMultibulkLength => b"invalid multibulk length",
@@ -311,17 +332,13 @@ pub fn parse_i64(text: &[u8]) -> Option<i64> {
     })
 }
 
-/// Appends `n` in decimal without allocating.
-pub fn push_i64(out: &mut Vec<u8>, n: i64) {
-    if n < 0 {
-        out.push(b'-');
-    }
+/// Formats `n` in decimal into `buf` (20 bytes hold `i64::MIN`); returns the digits.
+pub fn format_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
     let mut rest = n.unsigned_abs();
-    let mut digits = [0u8; 20];
-    let mut start = digits.len();
+    let mut start = buf.len();
     loop {
         start -= 1;
-        if let Some(slot) = digits.get_mut(start) {
+        if let Some(slot) = buf.get_mut(start) {
             *slot = b'0' + (rest % 10) as u8;
         }
         rest /= 10;
@@ -329,46 +346,101 @@ pub fn push_i64(out: &mut Vec<u8>, n: i64) {
             break;
         }
     }
-    out.extend_from_slice(digits.get(start..).unwrap_or_default());
+    if n < 0 && start > 0 {
+        start -= 1;
+        if let Some(slot) = buf.get_mut(start) {
+            *slot = b'-';
+        }
+    }
+    buf.get(start..).unwrap_or_default()
 }
 
+/// Appends `n` in decimal without allocating.
+pub fn push_i64(out: &mut Vec<u8>, n: i64) {
+    out.extend_from_slice(format_i64(n, &mut [0; 20]));
+}
+
+/// The number of decimal digits of `n`.
+fn digits(mut n: usize) -> usize {
+    let mut count = 1;
+    while n >= 10 {
+        n /= 10;
+        count += 1;
+    }
+    count
+}
+
+/// The encoded size of a bulk string reply of `len` bytes: `$len\r\n` + data + `\r\n`.
+pub fn bulk_reply_len(len: usize) -> usize {
+    (1 + digits(len) + 2).saturating_add(len).saturating_add(2)
+}
+
+/// The encoded size of an array header for `len` elements: `*len\r\n`.
+pub fn array_header_len(len: usize) -> usize {
+    1 + digits(len) + 2
+}
+
+/// The encoded size of the null bulk reply, `$-1\r\n`.
+pub const NULL_REPLY_LEN: usize = 5;
+
 /// Appends a simple string reply: `+text\r\n`.
-pub fn write_simple(out: &mut Vec<u8>, text: &str) {
+pub fn write_simple(out: &mut Outbox, text: &str) {
+    let out = out.vec();
     out.push(b'+');
     out.extend_from_slice(text.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
 /// Appends an error reply: `-text\r\n`, where `text` starts with the error code (`ERR ...`).
-pub fn write_error(out: &mut Vec<u8>, text: &str) {
+pub fn write_error(out: &mut Outbox, text: &str) {
+    let out = out.vec();
     out.push(b'-');
     out.extend_from_slice(text.as_bytes());
     out.extend_from_slice(b"\r\n");
 }
 
 /// Appends an integer reply: `:n\r\n`.
-pub fn write_integer(out: &mut Vec<u8>, n: i64) {
+pub fn write_integer(out: &mut Outbox, n: i64) {
+    let out = out.vec();
     out.push(b':');
     push_i64(out, n);
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends a bulk string reply: `$len\r\ndata\r\n`.
-pub fn write_bulk(out: &mut Vec<u8>, data: &[u8]) {
-    out.push(b'$');
-    push_i64(out, i64::try_from(data.len()).unwrap_or(i64::MAX));
-    out.extend_from_slice(b"\r\n");
+/// Appends a bulk string reply, `$len\r\ndata\r\n`, copying `data`.
+pub fn write_bulk(out: &mut Outbox, data: &[u8]) {
+    let out = out.vec();
+    push_bulk_header(out, data.len());
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
 
+/// Appends a stored value as a bulk string reply: copied if it is at most [`SHARE_MIN`] bytes,
+/// otherwise queued as the shared buffer itself (no copy, however large).
+pub fn write_value(out: &mut Outbox, value: &Arc<[u8]>) {
+    if value.len() <= SHARE_MIN {
+        return write_bulk(out, value);
+    }
+    push_bulk_header(out.vec(), value.len());
+    out.push_shared(Arc::clone(value));
+    out.vec().extend_from_slice(b"\r\n");
+}
+
+/// `$len\r\n`
+fn push_bulk_header(out: &mut Vec<u8>, len: usize) {
+    out.push(b'$');
+    push_i64(out, i64::try_from(len).unwrap_or(i64::MAX));
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends the null bulk reply: `$-1\r\n`.
-pub fn write_null(out: &mut Vec<u8>) {
-    out.extend_from_slice(b"$-1\r\n");
+pub fn write_null(out: &mut Outbox) {
+    out.vec().extend_from_slice(b"$-1\r\n");
 }
 
 /// Appends an array header, `*len\r\n`; the `len` elements follow.
-pub fn write_array_len(out: &mut Vec<u8>, len: usize) {
+pub fn write_array_len(out: &mut Outbox, len: usize) {
+    let out = out.vec();
     out.push(b'*');
     push_i64(out, i64::try_from(len).unwrap_or(i64::MAX));
     out.extend_from_slice(b"\r\n");

@@ -2,6 +2,15 @@
 //! key expiry driven by an ioman timer. Kept apart from `main.rs` so that
 //! `tests/kv_example.rs` can run the very same server in-process, with a manual clock.
 //!
+//! Memory per connection is bounded by [`conn_config`], whatever a client pipelines: the
+//! session runs a command only while the output is below the high watermark (64 KiB), large
+//! values are replied to by sharing the stored buffer, an MGET reply is limited to
+//! [`Limits::max_reply`] (see `commands.rs`), and the output cap holds two maximal replies.
+//! In time, a client that stops reading its replies is dropped after the send timeout
+//! ([`SEND_TIMEOUT`] unless `--send-timeout` says otherwise): Redis has none (its idle
+//! timeout is off by default, and so is kv's), but without one a client that never reads
+//! could hold up to the output cap forever.
+//!
 //! Expiry is both lazy (a read of an expired key misses, inside the store) and active: one
 //! standalone timer per loop is kept scheduled for the store's next expiry, so expired keys
 //! are freed even if nobody asks for them. Scheduling costs one heap peek per batch of
@@ -13,6 +22,7 @@ pub mod proto;
 use ioman::net::{ConnConfig, Listener, Net, NetError, Outbox, ProtoContext, Protocol};
 use ioman::{Context, Handler, Key, Manager, Modify, Timeout, Timer};
 use proto::commands::KvSession;
+use proto::resp::Limits;
 use proto::store::Store;
 use rustix::fd::{BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -20,6 +30,21 @@ use std::time::{Duration, Instant};
 /// The most unconsumed input a connection may hold: one maximal bulk string (64 MiB by
 /// default) plus its framing.
 const MAX_INPUT: usize = 64 * 1024 * 1024 + 64 * 1024;
+
+/// The output memory one connection may hold (counted as `Outbox::held` does: shared values at
+/// their length). A command starts only while less than the high watermark (64 KiB) waits, but
+/// a partly sent buffer counts whole until all of it is sent, so up to one earlier reply may
+/// still be held when the next one is written. Every reply is at most [`DEFAULT_MAX_REPLY`]
+/// (an MGET is refused above it; any other reply is one bulk string of at most 64 MiB), so two
+/// maximal replies plus slack for the watermark fit, and the session never meets this cap.
+const MAX_OUTPUT: usize = 2 * DEFAULT_MAX_REPLY + 1024 * 1024;
+
+/// [`Limits::max_reply`] of the sessions the server creates.
+const DEFAULT_MAX_REPLY: usize = 128 * 1024 * 1024;
+
+/// How long a client may leave pending replies unread (no progress at all) before it is
+/// dropped, by default.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The loop-wide state: the store and its expiry timer.
 pub struct Db {
@@ -32,9 +57,15 @@ pub struct Db {
 }
 
 /// One client connection.
-#[derive(Default)]
 pub struct Kv {
     session: KvSession,
+}
+
+impl Default for Kv {
+    fn default() -> Kv {
+        let limits = Limits { max_reply: DEFAULT_MAX_REPLY, ..Limits::default() };
+        Kv { session: KvSession::with_limits(limits) }
+    }
 }
 
 impl Protocol<Db> for Kv {
@@ -46,7 +77,7 @@ impl Protocol<Db> for Kv {
     ) -> usize {
         let now = cx.now();
         let db = cx.state();
-        let progress = self.session.on_bytes(&mut db.store, now, input, out.vec());
+        let progress = self.session.on_bytes(&mut db.store, now, input, out);
         if let Some(next) = db.store.next_expiry() {
             if db.armed.is_none_or(|armed| next < armed) {
                 db.armed = Some(next);
@@ -88,13 +119,24 @@ pub fn manager(config: ioman::Config) -> Result<Manager<Net<Db>>, NetError> {
     Ok(manager)
 }
 
-/// The connection settings of the server: like Redis, no idle timeout; input and output caps
-/// that fit the largest bulk string.
+/// The connection settings of the server: like Redis, no idle timeout; an input cap that fits
+/// the largest bulk string, an output cap that fits two maximal replies, the default
+/// watermarks (16 / 64 KiB) and a [`SEND_TIMEOUT`] (change it with
+/// [`ConnConfig::send_timeout`]; `None` means never, as the idle timeout is off).
 pub fn conn_config() -> ConnConfig {
-    ConnConfig::default().idle(Timeout::Never).max_input(MAX_INPUT).max_output(4 * MAX_INPUT)
+    ConnConfig::default()
+        .idle(Timeout::Never)
+        .send_timeout(Some(SEND_TIMEOUT))
+        .max_input(MAX_INPUT)
+        .max_output(MAX_OUTPUT)
 }
 
-/// Serves RESP on `socket` (from [`ioman::net::listen`]) with `manager`.
-pub fn build(manager: &mut Manager<Net<Db>>, socket: OwnedFd) -> Result<Key, NetError> {
-    Listener::serve(conn_config(), Kv::default).register(manager, socket)
+/// Serves RESP on `socket` (from [`ioman::net::listen`]) with `manager`, each connection set up
+/// by `config` (normally [`conn_config`]).
+pub fn build(
+    manager: &mut Manager<Net<Db>>,
+    socket: OwnedFd,
+    config: ConnConfig,
+) -> Result<Key, NetError> {
+    Listener::serve(config, Kv::default).register(manager, socket)
 }

@@ -4,17 +4,24 @@
 //! manual clock and the server passes the event loop's time. Expired keys vanish lazily when
 //! touched, and actively through [`Store::expire_due`], which the server calls from a timer set
 //! to [`Store::next_expiry`].
+//!
+//! Values are immutable shared buffers (`Arc<[u8]>`), so a reply can queue the stored value
+//! itself instead of a copy (see `resp.rs`). A write never changes bytes a pending reply may
+//! still send: it overwrites in place only a buffer nobody else holds and of the same length
+//! (the common case of SET and INCR, without an allocation), and otherwise replaces the `Arc`;
+//! a reply still holding the old one keeps it alive until it is sent.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::resp::{parse_i64, push_i64};
+use super::resp::{format_i64, parse_i64};
 
 /// One stored value.
 #[derive(Debug)]
 struct Entry {
-    value: Vec<u8>,
+    value: Arc<[u8]>,
     expires_at: Option<Instant>,
 }
 
@@ -83,10 +90,10 @@ impl Store {
         self.map.is_empty()
     }
 
-    /// The value of `key`, if it exists and has not expired.
-    pub fn get(&mut self, key: &[u8], now: Instant) -> Option<&[u8]> {
+    /// The value of `key`, if it exists and has not expired; clone the `Arc` to keep it.
+    pub fn get(&mut self, key: &[u8], now: Instant) -> Option<&Arc<[u8]>> {
         self.expire_if_due(key, now);
-        self.map.get(key).map(|entry| entry.value.as_slice())
+        self.map.get(key).map(|entry| &entry.value)
     }
 
     /// Whether `key` exists and has not expired.
@@ -104,16 +111,14 @@ impl Store {
         };
         let (old, new) = match self.map.get_mut(key) {
             Some(entry) => {
-                // Reuse the value's allocation when overwriting.
-                entry.value.clear();
-                entry.value.extend_from_slice(value);
+                overwrite(&mut entry.value, value);
                 let old = entry.expires_at;
                 entry.expires_at = decide(old);
                 (old, entry.expires_at)
             }
             None => {
                 let expires_at = decide(None);
-                self.map.insert(key.to_vec(), Entry { value: value.to_vec(), expires_at });
+                self.map.insert(key.to_vec(), Entry { value: Arc::from(value), expires_at });
                 (None, expires_at)
             }
         };
@@ -161,15 +166,14 @@ impl Store {
     /// its expiry; returns the new value.
     pub fn incr_by(&mut self, key: &[u8], delta: i64, now: Instant) -> Result<i64, IncrError> {
         self.expire_if_due(key, now);
+        let mut digits = [0; 20];
         if let Some(entry) = self.map.get_mut(key) {
             let current = parse_i64(&entry.value).ok_or(IncrError::NotAnInteger)?;
             let next = current.checked_add(delta).ok_or(IncrError::Overflow)?;
-            entry.value.clear();
-            push_i64(&mut entry.value, next);
+            overwrite(&mut entry.value, format_i64(next, &mut digits));
             return Ok(next);
         }
-        let mut value = Vec::new();
-        push_i64(&mut value, delta);
+        let value = Arc::from(format_i64(delta, &mut digits));
         self.map.insert(key.to_vec(), Entry { value, expires_at: None });
         Ok(delta)
     }
@@ -239,5 +243,14 @@ impl Store {
             .iter()
             .filter_map(|(key, entry)| Some(Reverse((entry.expires_at?, key.clone()))))
             .collect();
+    }
+}
+
+/// Makes `slot` hold `bytes`: in place if nobody else holds the buffer (no pending reply) and
+/// the length is the same, else in a new buffer (the old one lives on with its holders).
+fn overwrite(slot: &mut Arc<[u8]>, bytes: &[u8]) {
+    match Arc::get_mut(slot) {
+        Some(unique) if unique.len() == bytes.len() => unique.copy_from_slice(bytes),
+        _ => *slot = Arc::from(bytes),
     }
 }
