@@ -1,55 +1,108 @@
 //! The chat room: every line a client sends is broadcast to the other clients, prefixed with
 //! the sender's nickname. Shows connections cooperating through loop-wide state: the room
 //! (`Net<Room>`) knows who is in it, and a line reaches the others by key, through their
-//! mailboxes ([`Peer`]).
+//! mailboxes ([`Peer`]), as one shared buffer (`send_shared`: the line is never copied per
+//! reader).
 //!
 //! Commands: `/nick NAME` (1 to 32 printable characters, no spaces), `/quit`. New clients are
 //! called `guest-N`.
 //!
-//! Slow consumers: a client that does not read while more than [`MAX_BACKLOG`] bytes are
-//! waiting for it is **disconnected** (the others are told). Dropping lines silently would keep
-//! the memory bound too, but would make the conversation lie; a disconnect is visible.
-//! A line longer than [`MAX_LINE`] bytes also disconnects its sender.
+//! Flow control, all of it ioman-net's:
+//! - **A fast sender is slowed to its readers' pace.** When a line leaves a reader with
+//!   [`HIGH_WATER`] bytes or more waiting, the sender stops reading
+//!   ([`ProtoContext::wait_for`]) until that reader drained; its unread lines wait in its
+//!   socket and are handled afterwards. Well-behaved readers are never disconnected for
+//!   being slower than a burst.
+//! - **A reader that takes nothing is disconnected** by the send timeout ([`SEND_TIMEOUT`]):
+//!   the others are told it was "too slow to read", and whoever waited for it goes on.
+//! - **Memory stays bounded**: a reader holds at most [`MAX_BACKLOG`] bytes (past it, sends
+//!   to it are refused and it is disconnected the same way), a line is at most [`MAX_LINE`].
+//! - **Joins and departures cost O(room) per turn, not per event**: they are collected and
+//!   announced once per loop turn (by a wake-only registration), as one shared line; past
+//!   [`MAX_NAMED`] events in one turn the announcement is a count. Nicknames are unique through
+//!   an index, not a scan.
 //!
 //! This file is shared by `main.rs` and the tests (`#[path]`), so it holds no `main`.
 
 use ioman::net::{CloseReason, ConnConfig, Connection, Listener, Net, NetError, Outbox, Peer};
 use ioman::net::{ProtoContext, Protocol};
-use ioman::{Context, Key, Manager, Timeout};
-use rustix::fd::OwnedFd;
-use std::collections::BTreeMap;
+use ioman::{Context, Handler, Key, Manager, Timeout, Timer};
+use rustix::fd::{BorrowedFd, OwnedFd};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::ops::Bound;
+use std::sync::Arc;
 use std::time::Duration;
 
+/// Bytes waiting for one reader at which a sender waits for it.
+pub const HIGH_WATER: usize = 64 * 1024;
 /// Output allowed to wait for one client before it is disconnected as a slow consumer.
-pub const MAX_BACKLOG: usize = 64 * 1024;
+pub const MAX_BACKLOG: usize = 1024 * 1024;
+/// How long a reader may take nothing while lines wait for it.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// The longest line accepted (without its newline).
 pub const MAX_LINE: usize = 4096;
 /// The longest nickname.
 pub const MAX_NICK: usize = 32;
+/// The most joins and departures named in one announcement; more are counted.
+pub const MAX_NAMED: usize = 8;
 
 /// The loop-wide state: who is in the room.
 #[derive(Default)]
 pub struct Room {
     members: BTreeMap<Key, String>,
+    nicks: HashMap<String, Key>,
     guests: u64,
+    /// Joins and departures of this turn, announced together by the announcer.
+    presence: Vec<Presence>,
+    /// The wake-only registration that announces `presence`.
+    announcer: Option<Key>,
 }
 
-/// The connection settings the chat uses: 10 min idle, slow consumers cut at [`MAX_BACKLOG`].
+/// One join or departure, waiting to be announced.
+enum Presence {
+    Joined(String),
+    Left(String, &'static str),
+}
+
+impl Room {
+    fn rename(&mut self, key: Key, new: String) -> Option<String> {
+        let old = self.members.insert(key, new.clone());
+        if let Some(old) = &old {
+            self.nicks.remove(old);
+        }
+        self.nicks.insert(new, key);
+        old
+    }
+
+    fn remove(&mut self, key: Key) -> Option<String> {
+        let nick = self.members.remove(&key)?;
+        self.nicks.remove(&nick);
+        Some(nick)
+    }
+}
+
+/// The connection settings the chat uses: 10 min idle, readers waited for at [`HIGH_WATER`],
+/// disconnected after [`SEND_TIMEOUT`] without reading or past [`MAX_BACKLOG`].
 pub fn config() -> ConnConfig {
     ConnConfig::default()
         .idle(Timeout::Idle(Duration::from_secs(600)))
-        .watermarks(MAX_BACKLOG / 4, MAX_BACKLOG / 2)
+        .send_timeout(Some(SEND_TIMEOUT))
+        .watermarks(HIGH_WATER / 4, HIGH_WATER)
         .max_output(MAX_BACKLOG)
         .max_input(MAX_LINE + 2)
 }
 
-/// Registers the chat listener for `socket` with `manager`.
+/// Registers the chat listener for `socket` with `manager`, and the announcer.
 pub fn build(
     manager: &mut Manager<Net<Room>>,
     socket: OwnedFd,
     config: ConnConfig,
 ) -> Result<Key, NetError> {
-    let config = std::sync::Arc::new(config);
+    let announcer = manager.add_timer(Timer::once(Duration::from_secs(1)), Announcer)?;
+    manager.set_timeout(announcer, Timeout::Never)?;
+    manager.state_mut().app_mut().announcer = Some(announcer);
+    let config = Arc::new(config);
     Listener::new(move |socket, cx: &mut Context<'_, Net<Room>>| {
         let room = cx.state().app_mut();
         room.guests += 1;
@@ -57,8 +110,8 @@ pub fn build(
         let hello = format!("* welcome {nick}; /nick NAME to rename, /quit to leave\n");
         let conn = Connection::new(Member, config.clone()).with_output(hello.as_bytes());
         if let Ok(key) = conn.register(cx, socket) {
-            broadcast(cx, key, format!("* {nick} joined\n").as_bytes());
-            cx.state().app_mut().members.insert(key, nick);
+            cx.state().app_mut().rename(key, nick.clone());
+            announce(cx, Presence::Joined(nick));
         }
     })
     .register(manager, socket)
@@ -75,53 +128,51 @@ impl Protocol<Room> for Member {
         cx: &mut ProtoContext<'_, '_, Room>,
     ) -> usize {
         let mut used = 0;
-        while let Some(end) = input[used..].iter().position(|&b| b == b'\n') {
+        // One line at a time, while the readers keep up (see the module docs).
+        while !cx.is_waiting() && !cx.is_closing() {
+            let Some(end) = input[used..].iter().position(|&b| b == b'\n') else { break };
             let line = &input[used..used + end];
             used += end + 1;
-            let line = line.strip_suffix(b"\r").unwrap_or(line);
-            if !self.line(line, out, cx) {
-                break;
-            }
+            self.line(line.strip_suffix(b"\r").unwrap_or(line), out, cx);
         }
         used
     }
 
     fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Room>) {
         let me = cx.key();
-        let Some(nick) = cx.state().members.remove(&me) else { return };
+        let Some(nick) = cx.state().remove(me) else { return };
         let why = match reason {
-            CloseReason::OutputOverflow => " (too slow to read)",
+            CloseReason::OutputOverflow | CloseReason::SendTimeout => " (too slow to read)",
             CloseReason::InputTooLarge => " (line too long)",
             _ => "",
         };
-        broadcast(cx.context(), me, format!("* {nick} left{why}\n").as_bytes());
+        announce(cx.context(), Presence::Left(nick, why));
     }
 }
 
 impl Member {
-    /// Handles one line; `false` once the client has left.
-    fn line(&mut self, line: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Room>) -> bool {
+    /// Handles one line.
+    fn line(&mut self, line: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Room>) {
         let me = cx.key();
-        let nick = cx.state().members.get(&me).cloned().unwrap_or_default();
         if line == b"/quit" {
             out.extend_from_slice(b"* bye\n");
-            cx.close_after_flush();
-            return false;
+            return cx.close_after_flush();
         }
+        let nick = cx.state().members.get(&me).cloned().unwrap_or_default();
         if let Some(name) = line.strip_prefix(b"/nick ") {
             match valid_nick(name, cx.state()) {
                 Ok(new) => {
-                    broadcast(cx.context(), me, format!("* {nick} is now {new}\n").as_bytes());
                     out.extend_from_slice(format!("* you are now {new}\n").as_bytes());
-                    cx.state().members.insert(me, new);
+                    cx.state().rename(me, new.clone());
+                    let notice = format!("* {nick} is now {new}\n");
+                    send_all(cx, me, notice.as_bytes());
                 }
                 Err(why) => out.extend_from_slice(format!("* {why}\n").as_bytes()),
             }
-            return true;
+            return;
         }
         if line.starts_with(b"/") {
-            out.extend_from_slice(b"* commands: /nick NAME, /quit\n");
-            return true;
+            return out.extend_from_slice(b"* commands: /nick NAME, /quit\n");
         }
         let mut message = Vec::with_capacity(nick.len() + line.len() + 4);
         message.extend_from_slice(b"<");
@@ -129,8 +180,14 @@ impl Member {
         message.extend_from_slice(b"> ");
         message.extend_from_slice(line);
         message.push(b'\n');
-        broadcast(cx.context(), me, &message);
-        true
+        send_all(cx, me, &message);
+    }
+}
+
+/// Broadcasts `line` from member `me` and waits for every reader it backed up.
+fn send_all(cx: &mut ProtoContext<'_, '_, Room>, me: Key, line: &[u8]) {
+    for reader in broadcast(cx.context(), Some(me), Arc::from(line)) {
+        let _ = cx.wait_for(reader);
     }
 }
 
@@ -143,20 +200,70 @@ fn valid_nick(name: &[u8], room: &Room) -> Result<String, &'static str> {
     if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("nicknames have no spaces or control characters");
     }
-    if room.members.values().any(|n| n == name) {
+    if room.nicks.contains_key(name) {
         return Err("that nickname is taken");
     }
     Ok(name.to_owned())
 }
 
-/// Sends `line` to every member but `from`. A member that is gone is forgotten; one whose
-/// backlog passes the cap disconnects itself when it receives this (see the module docs).
-fn broadcast(cx: &mut Context<'_, Net<Room>>, from: Key, line: &[u8]) {
-    let others: Vec<Key> =
-        cx.state().app().members.keys().copied().filter(|&k| k != from).collect();
-    for key in others {
-        if let Err(NetError::Gone(_)) = Peer::new(cx, key).send(line) {
-            cx.state().app_mut().members.remove(&key);
+/// Sends `line` (one shared buffer) to every member but `from`. A member that is gone is
+/// forgotten. Returns the members left at or above [`HIGH_WATER`]: the sender waits for them.
+fn broadcast(cx: &mut Context<'_, Net<Room>>, from: Option<Key>, line: Arc<[u8]>) -> Vec<Key> {
+    let mut backed_up = Vec::new();
+    let mut next = cx.state().app().members.keys().next().copied();
+    // Walk the members in key order without copying the list (Peer needs the context).
+    while let Some(key) = next {
+        if Some(key) != from {
+            match Peer::new(cx, key).send_shared(line.clone()) {
+                Ok(pending) if pending >= HIGH_WATER => backed_up.push(key),
+                Ok(_) => {}
+                Err(_) => {
+                    cx.state().app_mut().remove(key);
+                }
+            }
         }
+        let after = (Bound::Excluded(key), Bound::Unbounded);
+        next = cx.state().app().members.range(after).next().map(|(&k, _)| k);
+    }
+    backed_up
+}
+
+/// Queues a join or departure for this turn's announcement.
+fn announce(cx: &mut Context<'_, Net<Room>>, event: Presence) {
+    let room = cx.state().app_mut();
+    room.presence.push(event);
+    if let Some(announcer) = room.announcer {
+        let _ = cx.wake(announcer);
+    }
+}
+
+/// Announces the turn's joins and departures in one shared line to everyone: woken by
+/// [`announce`], it runs after the turn's I/O, once however many events there were.
+struct Announcer;
+
+impl Handler<Net<Room>> for Announcer {
+    fn on_wake(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<Room>>) {
+        let events = std::mem::take(&mut cx.state().app_mut().presence);
+        if events.is_empty() {
+            return;
+        }
+        let mut text = String::new();
+        if events.len() <= MAX_NAMED {
+            for event in &events {
+                let _ = match event {
+                    Presence::Joined(nick) => writeln!(text, "* {nick} joined"),
+                    Presence::Left(nick, why) => writeln!(text, "* {nick} left{why}"),
+                };
+            }
+        } else {
+            let joined = events.iter().filter(|e| matches!(e, Presence::Joined(_))).count();
+            let left = events.len() - joined;
+            let _ = writeln!(text, "* {joined} joined and {left} left");
+        }
+        broadcast(cx, None, Arc::from(text.as_bytes()));
+    }
+
+    fn on_timeout(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<Room>>) {
+        cx.set_timeout(Timeout::Never); // a wake-only registration: never closes by time
     }
 }
