@@ -91,3 +91,45 @@ fn a_refused_upstream_closes_the_client() {
     assert_eof(&mut client);
     stop(proxy);
 }
+
+/// A client floods and leaves while the upstream never reads: the client's side stops
+/// reading (its partner is backed up) but still sees the end of stream, and the pair is gone
+/// one send timeout after the upstream last took anything — not after the 5-minute idle
+/// timeout, which the flood kept resetting on the client's side anyway.
+#[test]
+fn a_pair_whose_upstream_stopped_reading_ends_at_the_send_timeout() {
+    let clock = ioman::ManualClock::new();
+    let upstream = TcpListener::bind("127.0.0.1:0").unwrap();
+    let state = Net::new(proxy::Upstream { to: Endpoint::Tcp(upstream.local_addr().unwrap()) });
+    let config = ioman::Config::default().clock(clock.clone());
+    let mut m = Manager::with_config(state, config).unwrap();
+    let socket = ioman::net::listen(&"127.0.0.1:0".parse().unwrap(), Default::default()).unwrap();
+    let Endpoint::Tcp(addr) = ioman::net::local_endpoint(&socket).unwrap() else { panic!() };
+    proxy::build(&mut m, socket, proxy::config()).unwrap();
+    let mut client = connect(addr);
+    turn_until(&mut m, 50, |m| m.state().connections() == 2);
+    let (_stalled, _) = upstream.accept().unwrap(); // accepted, never read
+    client.set_nonblocking(true).unwrap();
+    let flood = pattern(16 << 20, 1);
+    let mut sent = 0;
+    let mut quiet = 0;
+    while quiet < 20 {
+        let before = sent;
+        match client.write(&flood[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("client write: {e}"),
+        }
+        m.turn(Some(std::time::Duration::ZERO)).unwrap();
+        quiet = if sent == before { quiet + 1 } else { 0 };
+    }
+    assert!(sent < flood.len(), "every buffer on the way should have filled");
+    drop(client); // the client leaves
+    for _ in 0..5 {
+        m.turn(Some(std::time::Duration::ZERO)).unwrap();
+    }
+    assert_eq!(m.state().connections(), 2, "closed before the send timeout");
+    clock.advance(proxy::SEND_TIMEOUT);
+    turn_until(&mut m, 10, |m| m.state().connections() == 0);
+    assert_eq!(m.state().stats().send_timeouts, 1);
+}

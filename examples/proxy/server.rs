@@ -4,10 +4,13 @@
 //! - the upstream socket is connected without blocking ([`Connection::connecting`]: write
 //!   readiness, then `SO_ERROR`); what the client sends meanwhile waits in its mailbox;
 //! - backpressure: a side stops reading while more than the high watermark waits for its
-//!   partner, and the partner wakes it when its output has drained;
+//!   partner ([`ProtoContext::wait_for`]), and reads again once the partner drained;
 //! - half-close: end of stream from one side becomes `shutdown(SHUT_WR)` on the other, after
 //!   everything before it was sent; a pair whose both directions finished closes by itself;
-//! - when one side closes for good (error, reset, idle), the other is closed after a flush.
+//! - when one side closes for good (error, reset, idle), the other is closed after a flush;
+//! - a partner that takes nothing for [`SEND_TIMEOUT`] is closed (and so is the pair), so a
+//!   stalled upstream or a vanished client cannot hold a pair, its fds and its buffers for
+//!   the whole idle timeout. A side whose reading waits still sees its peer's end of stream.
 //!
 //! This file is shared by `main.rs` and the tests (`#[path]`), so it holds no `main`.
 
@@ -24,12 +27,17 @@ pub struct Upstream {
     pub to: Endpoint,
 }
 
-/// The connection settings the proxy uses: 5 min idle per side, 64 KiB high watermark. The
-/// output cap stays at the default 8 MiB: when a side hangs up while paused, what the kernel
-/// still buffered for it (up to its receive buffer, a few MiB) is handed over in one go.
+/// How long a side may hold output its peer takes none of.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The connection settings the proxy uses: 5 min idle per side, [`SEND_TIMEOUT`] without
+/// progress, 64 KiB high watermark. The output cap stays at the default 8 MiB: when a side
+/// hangs up while paused, what the kernel still buffered for it (up to its receive buffer, a
+/// few MiB) is handed over in one go.
 pub fn config() -> ConnConfig {
     ConnConfig::default()
         .idle(Timeout::Idle(Duration::from_secs(300)))
+        .send_timeout(Some(SEND_TIMEOUT))
         .watermarks(16 * 1024, 64 * 1024)
 }
 
@@ -91,7 +99,9 @@ impl Protocol<Upstream> for Side {
             return input.len();
         };
         match cx.conn(peer).send(input) {
-            Ok(pending) if pending >= self.high => cx.pause_reading(),
+            Ok(pending) if pending >= self.high => {
+                let _ = cx.wait_for(peer); // read again once the partner drained
+            }
             Ok(_) => {}
             Err(_) => cx.close(),
         }
@@ -105,17 +115,6 @@ impl Protocol<Upstream> for Side {
                 cx.close();
             }
         }
-    }
-
-    fn on_drained(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Upstream>) {
-        // Our output drained: the partner may have paused reading because of us.
-        if let Some(peer) = self.peer {
-            let _ = cx.conn(peer).wake();
-        }
-    }
-
-    fn on_wake(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Upstream>) {
-        cx.resume_reading();
     }
 
     fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Upstream>) {
