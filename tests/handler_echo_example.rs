@@ -1,0 +1,87 @@
+//! The `handler_echo` example's acceptor, out of file descriptors: it must pause on a timer
+//! instead of spinning on the listener that level-triggered epoll keeps reporting. Runs in a
+//! child process (the lowered `RLIMIT_NOFILE` affects nothing else); time is a `ManualClock`.
+
+#[path = "support/net.rs"]
+mod net;
+
+#[path = "../examples/handler_echo/server.rs"]
+mod handler_echo;
+
+use ioman::{Config, Interest, Manager, ManualClock, Timeout};
+use net::*;
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+const CHILD: &str = "IOMAN_HANDLER_ECHO_EMFILE_CHILD";
+const NAME: &str = "out_of_fds_the_acceptor_pauses_instead_of_spinning_and_recovers";
+
+#[test]
+fn out_of_fds_the_acceptor_pauses_instead_of_spinning_and_recovers() {
+    if std::env::var_os(CHILD).is_some() {
+        return child();
+    }
+    let output = rerun_as_child(NAME, CHILD).output().expect("running the child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("handler_echo child: ok"), "the scenario did not run:\n{stdout}");
+}
+
+fn set_fd_limit(soft: u64) {
+    let hard = getrlimit(Resource::Nofile).maximum;
+    setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: hard }).expect("setrlimit");
+}
+
+/// Opens `/dev/null` until the process is out of fds; returns them to be freed later.
+fn exhaust_fds() -> Vec<rustix::fd::OwnedFd> {
+    use rustix::fs::{Mode, OFlags, open};
+    let mut hogs = Vec::new();
+    while let Ok(fd) = open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+        hogs.push(fd);
+        assert!(hogs.len() < 100_000, "the fd limit did not take effect");
+    }
+    hogs
+}
+
+fn child() {
+    let clock = ManualClock::new();
+    let mut m: Manager = Manager::with_config((), Config::default().clock(clock.clone())).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    m.add(listener, Interest::READ, Timeout::Never, handler_echo::Acceptor::default()).unwrap();
+    let mut pending: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
+    let original = getrlimit(Resource::Nofile).current.expect("a finite fd limit");
+    let highest = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64 + 64;
+    set_fd_limit(highest);
+    let hogs = exhaust_fds();
+
+    // The failed accept pauses the acceptor: many turns later, no further event was
+    // dispatched (a spinning acceptor is reported, and fails, on every single turn).
+    m.turn(Some(Duration::ZERO)).unwrap();
+    let events = m.stats().events_dispatched;
+    assert_eq!(events, 1, "the listener was not reported once");
+    for _ in 0..100 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
+    assert_eq!(m.stats().events_dispatched, events, "the acceptor spun while out of fds");
+
+    // Fds free up; after the backoff it accepts the waiting clients and echoes.
+    drop(hogs);
+    set_fd_limit(original);
+    clock.advance(handler_echo::BACKOFF);
+    turn_until(&mut m, 50, |m| m.len() == 1 + pending.len());
+    for (i, client) in pending.iter_mut().enumerate() {
+        client.write_all(format!("hello {i}\n").as_bytes()).unwrap();
+    }
+    for (i, client) in pending.iter_mut().enumerate() {
+        for _ in 0..50 {
+            m.turn(Some(Duration::from_millis(10))).unwrap();
+        }
+        assert_eq!(read_line(client), format!("hello {i}\n"));
+    }
+    println!("handler_echo child: ok");
+}
