@@ -164,13 +164,15 @@ impl Outbox {
     }
 
     /// Bytes waiting to be sent, file regions included.
+    #[inline]
     pub fn len(&self) -> usize {
         (self.sealed_len + self.tail_len()).saturating_sub(self.head)
     }
 
     /// Whether nothing is waiting.
+    #[inline]
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.chunks.is_empty() || self.len() == 0
     }
 
     /// The memory this outbox keeps alive, as counted against its cap: owned and shared bytes
@@ -343,7 +345,8 @@ impl Outbox {
         }
     }
 
-    /// Empties a reusable scratch outbox, keeping one moderate buffer's memory.
+    /// Empties a reusable scratch outbox, keeping the queue's and one moderate buffer's
+    /// memory (the direct-reply path reuses them for every message).
     pub(crate) fn reset_scratch(&mut self) {
         let keep = match self.chunks.pop_front() {
             Some(Chunk::Owned(mut v)) if v.capacity() <= KEEP_SCRATCH => {
@@ -352,7 +355,8 @@ impl Outbox {
             }
             _ => None,
         };
-        self.clear();
+        self.chunks.clear();
+        (self.head, self.sealed_len, self.sealed_held, self.overflowed) = (0, 0, 0, false);
         if let Some(v) = keep {
             self.chunks.push_back(Chunk::Owned(v));
         }
@@ -367,23 +371,44 @@ impl Outbox {
                 self.head += n;
                 return;
             }
+            if left == 0 && self.chunks.len() == 1 {
+                break; // only the kept, empty buffer is left
+            }
             n -= left;
             self.pop_front();
         }
-        // Drop empty owned chunks left at the front (e.g. an unused `vec()`).
-        while self.chunks.front().is_some_and(|c| c.len() <= self.head) {
+        // Drop empty owned chunks left at the front (e.g. an unused `vec()`), but the last.
+        while self.chunks.len() > 1 && self.chunks.front().is_some_and(|c| c.len() <= self.head) {
             self.pop_front();
         }
     }
 
     fn pop_front(&mut self) {
         self.head = 0;
-        let is_open_tail = self.chunks.len() == 1;
-        if let Some(chunk) = self.chunks.pop_front() {
-            if !(is_open_tail && matches!(chunk, Chunk::Owned(_))) {
-                self.sealed_len -= chunk.len();
-                self.sealed_held -= chunk.charge();
+        if self.chunks.len() == 1 {
+            // The last chunk is an owned buffer of moderate size: keep it, empty, as the open
+            // tail, so the next reply does not allocate (a connection's queue gives it back
+            // when it goes idle; the loop's scratch outbox keeps it).
+            if let Some(Chunk::Owned(v)) = self.chunks.front_mut() {
+                if v.capacity() <= KEEP_SCRATCH {
+                    v.clear();
+                } else {
+                    self.chunks.clear();
+                }
+                return;
             }
+        }
+        if let Some(chunk) = self.chunks.pop_front() {
+            self.sealed_len -= chunk.len();
+            self.sealed_held -= chunk.charge();
+        }
+    }
+
+    /// Drops everything waiting and the memory that held it, if there is any (cheaper than
+    /// [`clear`](Self::clear) when the outbox never held anything).
+    pub(crate) fn release(&mut self) {
+        if !self.chunks.is_empty() || self.overflowed || self.chunks.capacity() > 0 {
+            self.clear();
         }
     }
 
@@ -392,7 +417,7 @@ impl Outbox {
     /// before its length is an `UnexpectedEof` error.
     pub(crate) fn send(&mut self, fd: BorrowedFd<'_>, budget: usize) -> io::Result<usize> {
         let mut sent = 0;
-        while sent < budget && !self.chunks.is_empty() {
+        while sent < budget && !self.is_empty() {
             let (tried, result) = self.send_once(fd, budget - sent);
             match result {
                 Ok(0) if tried > 0 && matches!(self.chunks.front(), Some(Chunk::File(_))) => {
@@ -418,15 +443,24 @@ impl Outbox {
     /// front goes out with `sendfile`; memory chunks before a file region are sent with
     /// `MSG_MORE`, so a response head and its file body leave in full segments.
     fn send_once(&self, fd: BorrowedFd<'_>, budget: usize) -> (usize, rustix::io::Result<usize>) {
-        if let Some(Chunk::File(f)) = self.chunks.front() {
-            let mut offset = f.offset + self.head as u64;
-            let count = (f.len - self.head).min(budget);
-            return (count, rustix::fs::sendfile(fd, &*f.file, Some(&mut offset), count));
+        let flags = SendFlags::NOSIGNAL;
+        match (self.chunks.front(), self.chunks.len()) {
+            (Some(Chunk::File(f)), _) => {
+                let mut offset = f.offset + self.head as u64;
+                let count = (f.len - self.head).min(budget);
+                return (count, rustix::fs::sendfile(fd, &*f.file, Some(&mut offset), count));
+            }
+            (Some(chunk), 1) => {
+                // The common case (one reply): one `send`, no I/O vector to build.
+                let bytes = chunk.bytes().unwrap_or_default().get(self.head..).unwrap_or_default();
+                return (bytes.len(), rustix::net::send(fd, bytes, flags));
+            }
+            _ => {}
         }
         let mut slices = [IoSlice::new(&[]); MAX_IOV];
         let mut count = 0;
         let mut offered = 0;
-        let mut flags = SendFlags::NOSIGNAL;
+        let mut flags = flags;
         for (i, chunk) in self.chunks.iter().take(MAX_IOV).enumerate() {
             let Some(bytes) = chunk.bytes() else {
                 flags |= SendFlags::MORE;
@@ -515,7 +549,7 @@ mod tests {
         check(&out);
         out.consume(100);
         assert!(out.is_empty());
-        assert!(out.chunks.is_empty());
+        assert!(out.chunks.len() <= 1, "at most the kept, empty buffer");
         assert_eq!((out.sealed_len, out.sealed_held, out.held()), (0, 0, 0));
     }
 

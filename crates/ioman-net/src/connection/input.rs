@@ -202,7 +202,7 @@ impl<P> Connection<P> {
             }
             false => std::mem::take(&mut self.queue),
         };
-        let before = out.len();
+        let before = if direct { 0 } else { out.len() };
         let mut pcx = ProtoContext { cx, flags: &mut self.flags };
         let used = if self.input.is_empty() {
             let used = self.proto.on_data(data, &mut out, &mut pcx).min(data.len());
@@ -229,7 +229,9 @@ impl<P> Connection<P> {
             let stop = Flags::CLOSE_NOW | Flags::WRITE_SHUT;
             if !overflowed && !self.flags.has(stop) && !out.is_empty() {
                 sent = out.send(fd, WRITE_BUDGET);
-                self.queue.append(&mut out);
+                if !out.is_empty() {
+                    self.queue.append(&mut out); // what the socket did not take
+                }
             }
             out.reset_scratch();
             cx.state().scratch = out;

@@ -76,15 +76,19 @@ impl<P> Connection<P> {
         if self.flags.has(Flags::WRITE_SHUT) {
             self.queue.clear();
         }
-        if !self.queue.is_empty() && !self.flags.has(Flags::CONNECTING) {
-            let sent = self.queue.send(fd, WRITE_BUDGET).map_err(CloseReason::Error)?;
-            cx.state().stats.bytes_written += sent as u64;
-        }
-        self.apply_watermarks();
         if !self.queue.is_empty() {
-            return Ok(false);
+            if !self.flags.has(Flags::CONNECTING) {
+                let sent = self.queue.send(fd, WRITE_BUDGET).map_err(CloseReason::Error)?;
+                cx.state().stats.bytes_written += sent as u64;
+            }
+            self.apply_watermarks();
+            if !self.queue.is_empty() {
+                return Ok(false);
+            }
+        } else if self.flags.has(Flags::WATERMARK) {
+            self.apply_watermarks(); // emptied without a send (e.g. discarded after SHUT_WR)
         }
-        self.queue.clear(); // give the memory back while idle
+        self.queue.release(); // give the memory back while idle
         if self.flags.has(Flags::HAD_OUTPUT) && !self.flags.has(Flags::CONNECTING) {
             self.flags.clear(Flags::HAD_OUTPUT);
             self.hook(cx, |p, out, pcx| p.on_drained(out, pcx));
