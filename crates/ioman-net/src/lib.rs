@@ -6,9 +6,9 @@
 //! |---|---|
 //! | [`listen`], [`connect`], [`Endpoint`] | non-blocking, close-on-exec TCP (v4/v6) and Unix sockets |
 //! | [`Listener`] | bounded accept batches, `TCP_NODELAY`, a factory per connection, no spin on `EMFILE` |
-//! | [`Connection`] | per-event read budget, write queue with watermarks and vectored sends, half-close, idle timeout |
+//! | [`Connection`] | per-event read budget, input offered while output has room (and offered again by itself), write queue with watermarks, vectored sends and `sendfile`, half-close, idle and send timeouts |
 //! | [`Net`] | the loop-wide state: your state `S`, shared scratch buffers, mailboxes, counters |
-//! | [`Peer`] | reach another connection by key: send, wake, half-close, close |
+//! | [`Peer`] | reach another connection by key: send (or share) bytes, wake, half-close, close; with [`ProtoContext::wait_for`], fan-out backpressure |
 //! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
 //! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
 //!
@@ -42,6 +42,12 @@
 //! An idle connection owns no buffer: reads go through the loop's one read buffer, replies
 //! through the loop's scratch outbox, and a connection allocates only to keep a partial
 //! message or output the socket did not take — and frees it once consumed or sent.
+//!
+//! A busy one is bounded by configuration, not by its peer: input waits while output is
+//! above the high watermark, output memory is capped ([`ConnConfig::max_output`]), kept input
+//! too ([`ConnConfig::max_input`]), and a peer that takes nothing for the send timeout is
+//! closed. The contract a protocol relies on (and what it must do for it: check
+//! [`Outbox::has_room`] between replies) is on [`Protocol`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
