@@ -1,8 +1,8 @@
 //! `cargo xtask bench [--quick] [--only SECTION,...]`: ioman side by side with its peers.
 //!
 //! Builds the release binaries, then runs each comparison (echo, http, resp, dispatch,
-//! hooks) with servers pinned to CPU 0 and clients to CPU 1, alternating ioman and its peers
-//! round by round, and reports each figure as medians and a ratio: a table on the terminal,
+//! hooks, flow) with servers pinned to CPU 0 and clients to CPU 1, alternating ioman and its
+//! peers round by round, and reports each figure as medians and a ratio: a table on the terminal,
 //! `target/bench/report.md` and `target/bench/report.json`. A missing tool or binary skips
 //! only the comparison that needs it, with a note saying why and how to fix it; a comparison
 //! that ran and failed (e.g. an echo that corrupted bytes) makes the command fail at the end,
@@ -10,6 +10,7 @@
 
 mod dispatch;
 mod echo;
+mod flow;
 mod hooks;
 mod http;
 mod json;
@@ -96,7 +97,7 @@ impl Ctx {
     }
 }
 
-const SECTIONS: &[&str] = &["echo", "http", "resp", "dispatch", "hooks"];
+const SECTIONS: &[&str] = &["echo", "http", "resp", "dispatch", "hooks", "flow"];
 
 fn usage() -> String {
     format!("usage: cargo xtask bench [--quick] [--only {}]", SECTIONS.join(","))
@@ -150,6 +151,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "http" => http::run(&mut ctx),
             "resp" => resp::run(&mut ctx),
             "dispatch" => dispatch::run(&mut ctx),
+            "flow" => flow::run(&mut ctx),
             _ => hooks::run(&mut ctx),
         };
         if let Err(e) = r {
