@@ -1,5 +1,6 @@
 //! Dispatch cost: what one dispatched event costs ioman (`pingpong-ioman`) against the plain
-//! rustix loop (`pingpong-raw`), on the same socketpair ping-pong workload.
+//! rustix loop (`pingpong-raw`), on the same socketpair ping-pong workload; and what one
+//! message costs one level up, through two ioman-net `Connection`s (`pingpong-net`).
 //!
 //! Two figures. Instructions per event, counted by `valgrind --tool=callgrind` (repeatable
 //! where wall time on this machine is not): each binary runs at two event counts and the
@@ -28,7 +29,10 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     }
     timing(ctx, &bins);
     if let Some(valgrind) = tools::need(ctx, "valgrind", "dispatch instructions") {
-        instructions(ctx, &valgrind, &bins)?;
+        instructions(ctx, &valgrind, &bins, "dispatch instructions per event")?;
+        let net = ctx.binary(ctx.release("pingpong-net"), "dispatch: ioman-net side");
+        let name = "connection (ioman-net) instructions per message";
+        instructions(ctx, &valgrind, &[net, bins[1].clone()], name)?;
     }
     Ok(())
 }
@@ -78,7 +82,13 @@ fn timing(ctx: &mut Ctx, bins: &[Option<PathBuf>; 2]) {
     ));
 }
 
-fn instructions(ctx: &mut Ctx, valgrind: &Path, bins: &[Option<PathBuf>; 2]) -> Result<()> {
+/// Instructions per event of `bins[0]` against `bins[1]`, recorded as `name`.
+fn instructions(
+    ctx: &mut Ctx,
+    valgrind: &Path,
+    bins: &[Option<PathBuf>; 2],
+    name: &str,
+) -> Result<()> {
     let (n1, n2): (u64, u64) = if ctx.quick { (20_000, 40_000) } else { (100_000, 200_000) };
     std::fs::create_dir_all(ctx.out.join("callgrind"))?;
     let mut per_event = [Vec::new(), Vec::new()];
@@ -109,7 +119,6 @@ fn instructions(ctx: &mut Ctx, valgrind: &Path, bins: &[Option<PathBuf>; 2]) -> 
     }
     let [mine, theirs] = per_event;
     if !(mine.is_empty() && theirs.is_empty()) {
-        let name = "dispatch instructions per event";
         ctx.records.push(Record::from_runs(
             name,
             "pingpong-raw",
