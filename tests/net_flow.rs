@@ -455,3 +455,69 @@ fn a_panic_in_a_hook_ends_in_on_close_and_keeps_the_counters_right() {
     m.turn(Some(WAIT)).unwrap();
     assert_eq!(read_n(&mut other_client, 10), b"still here");
 }
+
+// 4b. The pull hook: a large body produced piece by piece as the output drains.
+
+/// Streams `total` bytes of a pattern in `piece`-sized chunks: one on the request, the next
+/// each time the output drained; records the most output ever held.
+struct Stream {
+    left: usize,
+    piece: usize,
+    max_held: usize,
+}
+
+impl Stream {
+    fn next(&mut self, out: &mut Outbox) {
+        let n = self.piece.min(self.left);
+        if n > 0 {
+            out.push_vec(pattern(n, (self.left % 251) as u8));
+            self.left -= n;
+        }
+        self.max_held = self.max_held.max(out.held());
+    }
+}
+
+impl Protocol<Log> for Stream {
+    fn on_data(
+        &mut self,
+        input: &[u8],
+        out: &mut Outbox,
+        _: &mut ProtoContext<'_, '_, Log>,
+    ) -> usize {
+        self.next(out);
+        input.len()
+    }
+
+    fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+        self.next(out);
+        let held = self.max_held;
+        cx.state().calls.push(held);
+    }
+}
+
+#[test]
+fn a_body_produced_in_on_drained_streams_any_size_in_one_pieces_memory() {
+    let mut m = manager();
+    let (server, client) = unix_pair();
+    tiny_send_buffer(&server);
+    let (total, piece) = (32 << 20, 64 << 10);
+    let stream = Stream { left: total, piece, max_held: 0 };
+    let config = ConnConfig::default().max_output(256 << 10); // 128 times less than the body
+    Connection::new(stream, config).register_with(&mut m, server).unwrap();
+    (&client).write_all(b"GET").unwrap();
+    let read = reader(client, total);
+    turn_while_running(&mut m, &read);
+    let (got, _client) = read.join().unwrap();
+    let mut expected = Vec::with_capacity(total);
+    let mut left = total;
+    while left > 0 {
+        let n = piece.min(left);
+        expected.extend_from_slice(&pattern(n, (left % 251) as u8));
+        left -= n;
+    }
+    assert!(got == expected, "the streamed body differs");
+    let log = m.state().app();
+    let most = log.calls.iter().copied().max().unwrap_or(0);
+    assert!(most <= 2 * piece, "held up to {most} bytes for {piece}-byte pieces");
+    assert_eq!(m.state().stats().overflowed, 0);
+}
