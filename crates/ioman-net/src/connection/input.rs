@@ -28,6 +28,8 @@ pub(super) enum Mode {
     Offer,
     /// The peer hung up: read what is left whatever the pauses, and offer it.
     Salvage,
+    /// The peer finished while input may not be offered: keep what is left, offer nothing.
+    Keep,
 }
 
 impl<P> Connection<P> {
@@ -56,8 +58,9 @@ impl<P> Connection<P> {
         self.finish(cx, CloseReason::Hangup);
     }
 
-    /// Reads up to `budget` bytes, handing each piece to the protocol. End of stream sets
-    /// `PEER_FIN`; `settle` delivers `on_eof` once the kept input has been offered.
+    /// Reads up to `budget` bytes, handing each piece to the protocol (or, in [`Mode::Keep`],
+    /// to the kept input). End of stream sets `PEER_FIN`; `settle` delivers `on_eof` once the
+    /// kept input has been offered.
     pub(super) fn read<S: 'static>(
         &mut self,
         fd: BorrowedFd<'_>,
@@ -84,7 +87,10 @@ impl<P> Connection<P> {
                 Ok(n) => {
                     cx.state().stats.bytes_read += n as u64;
                     left -= n;
-                    if let Err(reason) = self.deliver(fd, &buf[..n], cx) {
+                    if mode == Mode::Keep {
+                        self.input.extend_from_slice(&buf[..n]);
+                        self.flags.clear(Flags::STALLED);
+                    } else if let Err(reason) = self.deliver(fd, &buf[..n], cx) {
                         result = Err(reason);
                         break;
                     }
@@ -110,6 +116,7 @@ impl<P> Connection<P> {
             Mode::Salvage => !self
                 .flags
                 .has(Flags::PEER_FIN | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW | Flags::CLOSED),
+            Mode::Keep => !self.flags.has(Flags::PEER_FIN),
         }
     }
 
@@ -123,38 +130,13 @@ impl<P> Connection<P> {
         &mut self,
         fd: BorrowedFd<'_>,
         cx: &mut Context<'_, Net<S>>,
-    ) -> Result<(), CloseReason> {
+    ) -> Result<(), CloseReason>
+    where
+        P: Protocol<S>,
+    {
         self.flags.set(Flags::RDHUP_SEEN);
         let room = self.config.max_input.saturating_sub(self.input.len() + 1);
-        let mut buf = std::mem::take(&mut cx.state().read_buf);
-        if buf.is_empty() {
-            buf = vec![0; crate::net::DEFAULT_READ_BUFFER].into_boxed_slice();
-        }
-        let mut left = room;
-        let mut result = Ok(());
-        while left > 0 {
-            let want = left.min(buf.len());
-            match rustix::io::read(fd, &mut buf[..want]) {
-                Ok(0) => {
-                    self.flags.set(Flags::PEER_FIN);
-                    break;
-                }
-                Ok(n) => {
-                    cx.state().stats.bytes_read += n as u64;
-                    self.input.extend_from_slice(&buf[..n]);
-                    self.flags.clear(Flags::STALLED);
-                    left -= n;
-                }
-                Err(Errno::INTR) => {}
-                Err(Errno::AGAIN) => break,
-                Err(e) => {
-                    result = Err(CloseReason::Error(e.into()));
-                    break;
-                }
-            }
-        }
-        cx.state().read_buf = buf;
-        result
+        self.read(fd, cx, room, Mode::Keep)
     }
 
     /// Offers the kept input again while that can make progress (see the contract on
