@@ -5,9 +5,9 @@
 mod support;
 
 use ioman::{Config, Context, Handler, Interest, Manager, ManualClock, Timeout, Timer};
-use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fd::BorrowedFd;
 use std::time::Duration;
-use support::socketpair;
+use support::{echo_round, socketpair};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -44,20 +44,6 @@ impl Handler<u64> for Tick {
     fn on_timeout(&mut self, _fd: Option<BorrowedFd<'_>>, _cx: &mut Context<'_, u64>) {}
 }
 
-fn round(m: &mut Manager<u64>, clock: &ManualClock, peers: &[OwnedFd]) {
-    let mut buf = [0u8; 64];
-    for p in peers {
-        rustix::io::write(p, b"ping").unwrap();
-    }
-    clock.advance(Duration::from_millis(1));
-    for _ in 0..3 {
-        m.turn(Some(Duration::ZERO)).unwrap();
-    }
-    for p in peers {
-        assert_eq!(rustix::io::read(p, &mut buf).unwrap(), 4);
-    }
-}
-
 #[test]
 fn steady_state_dispatch_allocates_nothing() {
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -73,11 +59,11 @@ fn steady_state_dispatch_allocates_nothing() {
     }
     m.add_timer(Timer::every(Duration::from_millis(1)), Tick).unwrap();
     for _ in 0..200 {
-        round(&mut m, &clock, &peers);
+        echo_round(&mut m, &clock, &peers);
     }
     let before = dhat::HeapStats::get();
     for _ in 0..1000 {
-        round(&mut m, &clock, &peers);
+        echo_round(&mut m, &clock, &peers);
     }
     let after = dhat::HeapStats::get();
     assert_eq!(*m.state(), 64 * 4 * 1200);

@@ -10,7 +10,7 @@ mod handler_echo;
 
 use ioman::{Config, Interest, Manager, ManualClock, Timeout};
 use net::*;
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+use rustix::process::{Resource, getrlimit};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -30,22 +30,6 @@ fn out_of_fds_the_acceptor_pauses_instead_of_spinning_and_recovers() {
     assert!(stdout.contains("handler_echo child: ok"), "the scenario did not run:\n{stdout}");
 }
 
-fn set_fd_limit(soft: u64) {
-    let hard = getrlimit(Resource::Nofile).maximum;
-    setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: hard }).expect("setrlimit");
-}
-
-/// Opens `/dev/null` until the process is out of fds; returns them to be freed later.
-fn exhaust_fds() -> Vec<rustix::fd::OwnedFd> {
-    use rustix::fs::{Mode, OFlags, open};
-    let mut hogs = Vec::new();
-    while let Ok(fd) = open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-        hogs.push(fd);
-        assert!(hogs.len() < 100_000, "the fd limit did not take effect");
-    }
-    hogs
-}
-
 fn child() {
     let clock = ManualClock::new();
     let mut m: Manager = Manager::with_config((), Config::default().clock(clock.clone())).unwrap();
@@ -55,8 +39,7 @@ fn child() {
     m.add(listener, Interest::READ, Timeout::Never, handler_echo::Acceptor::default()).unwrap();
     let mut pending: Vec<TcpStream> = (0..3).map(|_| connect(addr)).collect();
     let original = getrlimit(Resource::Nofile).current.expect("a finite fd limit");
-    let highest = std::fs::read_dir("/proc/self/fd").unwrap().count() as u64 + 64;
-    set_fd_limit(highest);
+    set_fd_limit(highest_fd() + 1);
     let hogs = exhaust_fds();
 
     // The failed accept pauses the acceptor: many turns later, no further event was

@@ -8,10 +8,9 @@ mod support;
 
 use ioman::net::{ConnConfig, Connection, Net, Outbox, ProtoContext, Protocol};
 use ioman::{Config, Manager, ManualClock, Timeout};
-use rustix::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
-use support::socketpair;
+use support::{echo_round, socketpair};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
@@ -32,20 +31,6 @@ impl Protocol<u64> for Echo {
     }
 }
 
-fn round(m: &mut Manager<Net<u64>>, clock: &ManualClock, peers: &[OwnedFd]) {
-    let mut buf = [0u8; 64];
-    for p in peers {
-        rustix::io::write(p, b"ping").unwrap();
-    }
-    clock.advance(Duration::from_millis(1));
-    for _ in 0..3 {
-        m.turn(Some(Duration::ZERO)).unwrap();
-    }
-    for p in peers {
-        assert_eq!(rustix::io::read(p, &mut buf).unwrap(), 4);
-    }
-}
-
 #[test]
 fn steady_state_connections_allocate_nothing_per_message() {
     let _profiler = dhat::Profiler::builder().testing().build();
@@ -60,11 +45,11 @@ fn steady_state_connections_allocate_nothing_per_message() {
         peers.push(peer);
     }
     for _ in 0..200 {
-        round(&mut m, &clock, &peers);
+        echo_round(&mut m, &clock, &peers);
     }
     let before = dhat::HeapStats::get();
     for _ in 0..1000 {
-        round(&mut m, &clock, &peers);
+        echo_round(&mut m, &clock, &peers);
     }
     let after = dhat::HeapStats::get();
     assert_eq!(*m.state().app(), 64 * 4 * 1200);

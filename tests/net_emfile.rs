@@ -8,7 +8,7 @@ mod net;
 use ioman::net::{ConnConfig, ListenConfig, Listener, Net};
 use ioman::{Config, Manager, ManualClock};
 use net::*;
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+use rustix::process::{Resource, getrlimit};
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::TcpStream;
@@ -28,34 +28,6 @@ fn out_of_fds_pauses_sheds_pending_connections_and_recovers() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("emfile child: ok"), "the child did not run the scenario:\n{stdout}");
-}
-
-/// The highest fd number open in this process.
-fn highest_fd() -> u64 {
-    let entries = std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd");
-    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).max().unwrap_or(2)
-}
-
-/// Opens `/dev/null` until the process is out of fds (filling the holes below the limit);
-/// the fds are returned so the caller can free them later.
-fn exhaust_fds() -> Vec<rustix::fd::OwnedFd> {
-    use rustix::fs::{Mode, OFlags, open};
-    let mut hogs = Vec::new();
-    for _ in 0..100_000 {
-        match open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
-            Ok(fd) => hogs.push(fd),
-            Err(e) => {
-                assert_eq!(e, rustix::io::Errno::MFILE);
-                return hogs;
-            }
-        }
-    }
-    panic!("the fd limit did not take effect");
-}
-
-fn set_fd_limit(soft: u64) {
-    let hard = getrlimit(Resource::Nofile).maximum;
-    setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: hard }).expect("setrlimit");
 }
 
 fn child() {

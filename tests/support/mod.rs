@@ -178,3 +178,23 @@ pub fn is_open(n: i32) -> bool {
 pub fn number(fd: &OwnedFd) -> i32 {
     fd.as_raw_fd()
 }
+
+/// One round of the allocation tests: 4 bytes to each of `peers`, the clock a millisecond on,
+/// three turns, and the 4 echoed bytes read back from each.
+pub fn echo_round<S, R: Handler<S, R>>(
+    m: &mut Manager<S, R>,
+    clock: &ManualClock,
+    peers: &[OwnedFd],
+) {
+    let mut buf = [0u8; 64];
+    for p in peers {
+        rustix::io::write(p, b"ping").unwrap();
+    }
+    clock.advance(Duration::from_millis(1));
+    for _ in 0..3 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
+    for p in peers {
+        assert_eq!(rustix::io::read(p, &mut buf).unwrap(), 4);
+    }
+}

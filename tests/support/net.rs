@@ -331,3 +331,33 @@ pub fn rerun_as_child(name: &str, env_flag: &str) -> std::process::Command {
     command.args(["--exact", name, "--nocapture", "--test-threads=1"]).env(env_flag, "1");
     command
 }
+
+/// The highest fd number open in this process.
+pub fn highest_fd() -> u64 {
+    let entries = std::fs::read_dir("/proc/self/fd").expect("/proc/self/fd");
+    entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).max().unwrap_or(2)
+}
+
+/// Opens `/dev/null` until the process is out of fds (filling the holes below the limit);
+/// the fds are returned so the caller can free them later.
+pub fn exhaust_fds() -> Vec<OwnedFd> {
+    use rustix::fs::{Mode, OFlags, open};
+    let mut hogs = Vec::new();
+    for _ in 0..100_000 {
+        match open("/dev/null", OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()) {
+            Ok(fd) => hogs.push(fd),
+            Err(e) => {
+                assert_eq!(e, rustix::io::Errno::MFILE);
+                return hogs;
+            }
+        }
+    }
+    panic!("the fd limit did not take effect");
+}
+
+/// Sets this process's soft limit on open files (the hard limit stays).
+pub fn set_fd_limit(soft: u64) {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let hard = getrlimit(Resource::Nofile).maximum;
+    setrlimit(Resource::Nofile, Rlimit { current: Some(soft), maximum: hard }).expect("setrlimit");
+}
