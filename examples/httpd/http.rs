@@ -218,7 +218,7 @@ impl HttpSession {
                 let len = WELCOME_PAGE.len() as u64;
                 write_head(out.vec(), Status::Ok, "text/html; charset=utf-8", len, connection);
                 if !head_only {
-                    out.push_static(WELCOME_PAGE.as_bytes());
+                    out.vec().extend_from_slice(WELCOME_PAGE.as_bytes()); // small: one send
                 }
             } else {
                 write_error(out.vec(), Status::NotFound, connection, head_only);
@@ -276,7 +276,13 @@ impl HttpSession {
     }
 }
 
-/// Writes a 200 whose body is `bytes` (shared, not copied; left out for a HEAD request).
+/// Bodies up to this size are copied after their head (one contiguous send); larger ones are
+/// queued as the shared buffer itself. Below it, a copy costs less than a separate chunk and an
+/// I/O vector (measured: a 6-byte page went 6% slower when shared).
+pub const SHARE_MIN: usize = 1024;
+
+/// Writes a 200 whose body is `bytes` (left out for a HEAD request): copied if small, else
+/// shared (see [`SHARE_MIN`]).
 fn send_bytes(
     out: &mut Outbox,
     content_type: &str,
@@ -284,9 +290,12 @@ fn send_bytes(
     connection: ConnectionHeader,
     head_only: bool,
 ) {
-    write_head(out.vec(), Status::Ok, content_type, bytes.len() as u64, connection);
-    if !head_only {
-        out.push_shared(bytes);
+    let head = out.vec();
+    write_head(head, Status::Ok, content_type, bytes.len() as u64, connection);
+    match (head_only, bytes.len() <= SHARE_MIN) {
+        (true, _) => {}
+        (false, true) => head.extend_from_slice(&bytes),
+        (false, false) => out.push_shared(bytes),
     }
 }
 

@@ -19,6 +19,7 @@ mod proc;
 mod report;
 mod resp;
 mod tools;
+mod wrk;
 
 use anyhow::{Context, Result, bail};
 use report::Record;

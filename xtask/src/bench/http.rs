@@ -3,9 +3,9 @@
 //! small static file from both, and ioman's embedded page at `/` against nginx's fixed
 //! `return 200`. Each side is checked with one plain GET before it is measured.
 
-use super::proc::{self, CLIENT_CPU, SERVER_CPU, Server};
+use super::proc::{self, SERVER_CPU, Server};
 use super::report::{Better, Record};
-use super::{Ctx, nginx, tools};
+use super::{Ctx, nginx, tools, wrk};
 use anyhow::{Context, Result, bail, ensure};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -181,40 +181,13 @@ struct WrkResult {
 
 /// One pinned `wrk` run (always on the client CPU, also when the server has both CPUs).
 fn wrk_run(ctx: &Ctx, wrk: &Path, server: &Server, path: &str) -> Result<WrkResult> {
-    let secs = ctx.run_time.as_secs().max(1);
-    let mut cmd = proc::command(ctx.pin, CLIENT_CPU, wrk);
-    cmd.args(["-t1", "-c100", &format!("-d{secs}s"), "--latency"])
-        .arg(format!("http://{}{path}", server.addr));
-    let cpu0 = server.cpu();
-    let out = proc::run_bounded(cmd, Duration::from_secs(secs + 30))?;
-    let cpu1 = server.cpu();
-    let text = String::from_utf8_lossy(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "wrk failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let field = |prefix: &str| {
-        text.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).map(str::trim)
-    };
-    if let Some(n) = field("Non-2xx or 3xx responses:") {
-        bail!("{n} responses were not 2xx/3xx");
-    }
-    let rps: f64 = field("Requests/sec:").context("no Requests/sec in wrk output")?.parse()?;
-    let p99_us = parse_latency(field("99%").context("no 99% latency in wrk output")?)?;
-    let requests: f64 = text
-        .lines()
-        .find(|l| l.contains(" requests in "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0.0);
-    let cpu_ns = match (cpu0, cpu1) {
-        (Some(a), Some(b)) if requests > 0.0 => {
-            Some(b.saturating_sub(a).as_nanos() as f64 / requests)
-        }
-        _ => None,
-    };
+    let run = wrk::run(ctx, wrk, server, &["-c100", "--latency"], path)?;
+    let text = &run.text;
+    let rps: f64 =
+        wrk::field(text, "Requests/sec:").context("no Requests/sec in wrk output")?.parse()?;
+    let p99_us = parse_latency(wrk::field(text, "99%").context("no 99% latency in wrk output")?)?;
+    let requests = wrk::requests(text).unwrap_or(0.0);
+    let cpu_ns = run.cpu.filter(|_| requests > 0.0).map(|cpu| cpu.as_nanos() as f64 / requests);
     Ok(WrkResult { rps, p99_us, cpu_ns })
 }
 

@@ -6,11 +6,11 @@
 
 use super::servers::{self, LARGE_FILE, LARGE_SIZE, Program};
 use crate::bench::Ctx;
-use crate::bench::proc::{self, CLIENT_CPU, Server};
+use crate::bench::proc::Server;
 use crate::bench::report::{Better, Record};
+use crate::bench::wrk;
 use anyhow::{Context, Result, bail, ensure};
 use std::path::Path;
-use std::time::Duration;
 
 const MIB: f64 = 1024.0 * 1024.0;
 
@@ -59,50 +59,28 @@ pub fn run(ctx: &mut Ctx, wrk: &Path, www: &Path, sides: &[Program]) -> Result<(
 
 /// One pinned `wrk` run: body MiB per second and server CPU microseconds per MiB.
 fn wrk_run(ctx: &Ctx, wrk: &Path, server: &Server) -> Result<(f64, Option<f64>)> {
-    let secs = ctx.run_time.as_secs().max(1);
-    let mut cmd = proc::command(ctx.pin, CLIENT_CPU, wrk);
-    cmd.args(["-t1", "-c4", &format!("-d{secs}s"), "--timeout", "10s"])
-        .arg(format!("http://{}/{LARGE_FILE}", server.addr));
-    let cpu0 = server.cpu();
-    let out = proc::run_bounded(cmd, Duration::from_secs(secs + 30))?;
-    let cpu1 = server.cpu();
-    let text = String::from_utf8_lossy(&out.stdout);
-    ensure!(
-        out.status.success(),
-        "wrk failed ({}): {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let (rps, requests) = parse_wrk(&text)?;
+    let path = format!("/{LARGE_FILE}");
+    let run = wrk::run(ctx, wrk, server, &["-c4", "--timeout", "10s"], &path)?;
+    let (rps, requests) = parse_wrk(&run.text)?;
     let mib = requests * LARGE_SIZE as f64 / MIB;
-    let cpu = match (cpu0, cpu1) {
-        (Some(a), Some(b)) if mib > 0.0 => Some(b.saturating_sub(a).as_nanos() as f64 / 1e3 / mib),
-        _ => None,
-    };
+    let cpu = run.cpu.filter(|_| mib > 0.0).map(|cpu| cpu.as_nanos() as f64 / 1e3 / mib);
     Ok((rps * LARGE_SIZE as f64 / MIB, cpu))
 }
 
 /// `Requests/sec` and the number of completed requests from wrk's output; an error for
 /// non-2xx answers or socket errors other than the in-flight requests cut at the end.
 fn parse_wrk(text: &str) -> Result<(f64, f64)> {
-    let field = |prefix: &str| {
-        text.lines().map(str::trim).find_map(|l| l.strip_prefix(prefix)).map(str::trim)
-    };
-    if let Some(n) = field("Non-2xx or 3xx responses:") {
+    if let Some(n) = wrk::field(text, "Non-2xx or 3xx responses:") {
         bail!("{n} responses were not 2xx/3xx");
     }
-    if let Some(errors) = field("Socket errors:")
+    if let Some(errors) = wrk::field(text, "Socket errors:")
         && errors.split(',').any(|e| e.contains("timeout") && !e.trim().ends_with(" 0"))
     {
         bail!("socket errors: {errors}");
     }
-    let rps: f64 = field("Requests/sec:").context("no Requests/sec in wrk output")?.parse()?;
-    let requests: f64 = text
-        .lines()
-        .find(|l| l.contains(" requests in "))
-        .and_then(|l| l.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .context("no request count in wrk output")?;
+    let rps: f64 =
+        wrk::field(text, "Requests/sec:").context("no Requests/sec in wrk output")?.parse()?;
+    let requests = wrk::requests(text).context("no request count in wrk output")?;
     ensure!(requests > 0.0, "wrk completed no request");
     Ok((rps, requests))
 }
