@@ -413,16 +413,9 @@ fn proc_status(field: &str) -> usize {
 #[test]
 fn pipelined_big_files_keep_memory_flat() {
     // In a child process alone: its peak memory is this scenario's, not other tests'.
-    if std::env::var_os(MEMORY_CHILD).is_some() {
-        return memory_child();
+    if in_child("pipelined_big_files_keep_memory_flat", MEMORY_CHILD, "memory child: ok") {
+        memory_child();
     }
-    let output = rerun_as_child("pipelined_big_files_keep_memory_flat", MEMORY_CHILD)
-        .output()
-        .expect("running the child");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("memory child: ok"), "the child did not run the scenario:\n{stdout}");
 }
 
 /// 64 pipelined GETs of two 8 MiB files in one write (512 MiB of responses), read through a

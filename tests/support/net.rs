@@ -322,6 +322,24 @@ pub fn refused_addr() -> (OwnedFd, SocketAddr) {
     (fd, addr)
 }
 
+/// Whether this process is the child that runs test `name`'s scenario. In the parent (the
+/// test as cargo runs it), re-runs the test binary for `name` alone with `env_flag` set (see
+/// [`rerun_as_child`]), asserts the child succeeded and printed `done`, and returns `false`.
+/// Use: `if in_child(NAME, FLAG, "scenario: ok") { scenario() }`, the scenario printing `done`
+/// at its end.
+#[track_caller]
+pub fn in_child(name: &str, env_flag: &str, done: &str) -> bool {
+    if std::env::var_os(env_flag).is_some() {
+        return true;
+    }
+    let output = rerun_as_child(name, env_flag).output().expect("running the child");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "child failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(done), "the child did not run the scenario:\n{stdout}");
+    false
+}
+
 /// A command that re-runs this test binary for test `name` alone, with `env_flag` set: how a
 /// test runs its scenario in a child process (a lowered fd limit, a signal) without touching
 /// the other tests. The test checks `env_flag` first and runs the child part when it is set.

@@ -21,5 +21,6 @@ pub mod cli;
 pub mod histogram;
 pub mod loadgen;
 pub mod pattern;
+pub mod pingpong;
 pub mod record;
 pub mod server;

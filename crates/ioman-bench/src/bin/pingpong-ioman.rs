@@ -5,11 +5,10 @@
 //! handler out of its slot and putting it back, the virtual call, the panic guard.
 #![forbid(unsafe_code)]
 
-use anyhow::{Context as _, Result, ensure};
-use ioman_bench::cli::Flags;
+use anyhow::{Context as _, Result};
+use ioman_bench::pingpong;
 use ioman_core::{Context, Handler, Interest, Manager, Timeout};
 use rustix::fd::BorrowedFd;
-use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 use std::time::Instant;
 
 /// Loop-wide state: events so far and the target.
@@ -46,16 +45,8 @@ fn fail(cx: &mut Context<'_, Count>, message: String) {
 }
 
 fn main() -> Result<()> {
-    let flags = Flags::parse(std::env::args().skip(1), &["events"])?;
-    let target: u64 = flags.get("events", 100_000)?;
-    ensure!(target > 0, "--events must be positive");
-    let (a, b) = socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-        None,
-    )
-    .context("socketpair")?;
+    let target = pingpong::events()?;
+    let (a, b) = pingpong::pair()?;
     let a_write = a.try_clone().context("dup")?;
     let mut manager: Manager<Count> =
         Manager::with_state(Count { events: 0, target, error: None })?;

@@ -6,11 +6,10 @@
 //! counts, as `cargo xtask bench` does for the dispatch figures.
 #![forbid(unsafe_code)]
 
-use anyhow::{Context as _, Result, ensure};
-use ioman_bench::cli::Flags;
+use anyhow::{Context as _, Result};
+use ioman_bench::pingpong;
 use ioman_core::Manager;
 use ioman_net::{ConnConfig, Connection, Net, Outbox, ProtoContext, Protocol};
-use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 use std::time::Instant;
 
 /// Loop-wide state: messages so far and the target.
@@ -41,16 +40,8 @@ impl Protocol<Count> for Pong {
 }
 
 fn main() -> Result<()> {
-    let flags = Flags::parse(std::env::args().skip(1), &["events"])?;
-    let target: u64 = flags.get("events", 100_000)?;
-    ensure!(target > 0, "--events must be positive");
-    let (a, b) = socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-        None,
-    )
-    .context("socketpair")?;
+    let target = pingpong::events()?;
+    let (a, b) = pingpong::pair()?;
     let mut manager = Manager::with_state(Net::new(Count { events: 0, target }))?;
     let config = std::sync::Arc::new(ConnConfig::default());
     let a_write = a.try_clone().context("dup")?;

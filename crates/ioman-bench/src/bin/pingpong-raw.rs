@@ -13,24 +13,15 @@
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, Result, ensure};
-use ioman_bench::cli::Flags;
+use ioman_bench::pingpong;
 use rustix::buffer::spare_capacity;
 use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
 use rustix::io::{self, Errno};
-use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 use std::time::Instant;
 
 fn main() -> Result<()> {
-    let flags = Flags::parse(std::env::args().skip(1), &["events"])?;
-    let target: u64 = flags.get("events", 100_000)?;
-    ensure!(target > 0, "--events must be positive");
-    let (a, b) = socketpair(
-        AddressFamily::UNIX,
-        SocketType::STREAM,
-        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
-        None,
-    )
-    .context("socketpair")?;
+    let target = pingpong::events()?;
+    let (a, b) = pingpong::pair()?;
     let ends = [a, b];
     let ep = epoll::create(CreateFlags::CLOEXEC).context("epoll_create1")?;
     for (i, fd) in ends.iter().enumerate() {
