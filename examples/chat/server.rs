@@ -24,6 +24,7 @@
 //!
 //! This file is shared by `main.rs` and the tests (`#[path]`), so it holds no `main`.
 
+use ioman::net::framing::{Frames, Lines};
 use ioman::net::{CloseReason, ConnConfig, Connection, Listener, Net, NetError, Outbox, Peer};
 use ioman::net::{ProtoContext, Protocol};
 use ioman::{Context, Handler, Key, Manager, Timeout, Timer};
@@ -127,15 +128,15 @@ impl Protocol<Room> for Member {
         out: &mut Outbox,
         cx: &mut ProtoContext<'_, '_, Room>,
     ) -> usize {
-        let mut used = 0;
-        // One line at a time, while the readers keep up (see the module docs).
+        let mut lines = Frames::new(Lines::new(MAX_LINE), input);
+        // One line at a time, while the readers keep up (see the module docs). A line over
+        // MAX_LINE is left unconsumed: the connection closes it with `InputTooLarge` once
+        // `max_input` bytes are kept.
         while !cx.is_waiting() && !cx.is_closing() {
-            let Some(end) = input[used..].iter().position(|&b| b == b'\n') else { break };
-            let line = &input[used..used + end];
-            used += end + 1;
-            self.line(line.strip_suffix(b"\r").unwrap_or(line), out, cx);
+            let Some(Ok(line)) = lines.next() else { break };
+            self.line(line, out, cx);
         }
-        used
+        lines.consumed()
     }
 
     fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Room>) {

@@ -9,6 +9,7 @@
 //! | [`Connection`] | per-event read budget, input offered while output has room (and offered again by itself), write queue with watermarks, vectored sends and `sendfile`, half-close, idle and send timeouts |
 //! | [`Net`] | the loop-wide state: your state `S`, shared scratch buffers, mailboxes, counters |
 //! | [`Peer`] | reach another connection by key: send (or share) bytes, wake, half-close, close; with [`ProtoContext::wait_for`], fan-out backpressure |
+//! | [`framing`] | split input into lines, delimited or length-prefixed frames, data blocks; encoders; sans-IO, zero-copy, capped |
 //! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
 //! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
 //!
@@ -56,6 +57,7 @@ mod connection;
 mod endpoint;
 mod error;
 mod flags;
+pub mod framing;
 mod listener;
 mod loops;
 mod net;
