@@ -1,9 +1,48 @@
 //! `ioman`: one place that owns every file descriptor of a program, waits on them with epoll
-//! and calls the right [`Handler`] reaction: read, write, timeout, error.
+//! and calls the right reaction of each one's [`Handler`]: read, write, timeout, error. Linux
+//! only, no `unsafe`, no async.
 //!
-//! This facade re-exports the workspace's crates: [`ioman_core`] (the [`Manager`] and the
-//! [`Handler`] trait), [`ioman_net`] (listeners and buffered connections) and [`ioman_sys`] (the
-//! safe epoll layer). See README.md for a tour and ARCHITECTURE.md for the invariants.
+//! # Where to start
+//! - **A protocol over TCP or Unix sockets** (a server, a proxy, a client): implement
+//!   [`net::Protocol`] — bytes in, replies into an [`net::Outbox`], what you consumed out — and
+//!   let [`net::Listener`] and [`net::Connection`] do accepting, buffering, backpressure,
+//!   timeouts and shutdown. [`net::framing`] splits input into lines or length-prefixed frames.
+//!   Memory stays bounded by configuration whatever the peer does: the contract is on
+//!   [`net::Protocol`].
+//! - **Any other fd** (pipes, eventfds, timers, your own sockets): implement [`Handler`] and
+//!   register the fd with a [`Manager`]; your handler gets a [`Context`] to change or close
+//!   anything, itself included.
+//!
+//! # The crates behind this facade
+//! - the top level is `ioman-core`: [`Manager`], [`Handler`], [`Context`], [`Key`],
+//!   [`Timeout`], [`Timer`], [`ManualClock`] (tests advance time instead of sleeping);
+//! - [`net`] is `ioman-net`: protocols, connections, listeners, shutdown, multi-loop serving;
+//! - [`sys`] is `ioman-sys`: the safe epoll layer over rustix ([`sys::Epoll`],
+//!   [`sys::Interest`]).
+//!
+//! README.md has a tour and the example servers; ARCHITECTURE.md the invariants.
+//!
+//! ```no_run
+//! use ioman::Manager;
+//! use ioman::net::{ConnConfig, Listener, Net, Outbox, ProtoContext, Protocol};
+//!
+//! struct Echo;
+//!
+//! impl Protocol for Echo {
+//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+//!         out.extend_from_slice(input);
+//!         input.len()
+//!     }
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let socket = ioman::net::listen(&"127.0.0.1:7000".parse()?, Default::default())?;
+//!     let mut manager: Manager<Net<()>> = Manager::new()?;
+//!     Listener::serve(ConnConfig::default(), || Echo).register(&mut manager, socket)?;
+//!     manager.run()?;
+//!     Ok(())
+//! }
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 

@@ -63,3 +63,50 @@ fn child() {
     }
     println!("handler_echo child: ok");
 }
+
+const DRAIN_CHILD: &str = "IOMAN_HANDLER_ECHO_DRAIN_CHILD";
+
+/// SIGTERM: the acceptor's listener closes, an open connection is still served until its
+/// client leaves, and then `run` returns (well before the grace period).
+#[test]
+fn sigterm_stops_accepting_and_returns_once_connections_finished() {
+    if in_child(
+        "sigterm_stops_accepting_and_returns_once_connections_finished",
+        DRAIN_CHILD,
+        "handler_echo drain: ok",
+    ) {
+        drain_child();
+    }
+}
+
+fn drain_child() {
+    let mut m: Manager = Manager::new().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let key = m.add(listener, Interest::READ, Timeout::Never, handler_echo::Acceptor::default());
+    let signals = ioman::net::shutdown::signal_pipe().unwrap();
+    m.add(signals, Interest::READ, Timeout::Never, handler_echo::Signals::new(key.unwrap()))
+        .unwrap();
+    let client = std::thread::spawn(move || {
+        let mut client = connect(addr);
+        client.write_all(b"ping\n").unwrap();
+        assert_eq!(read_line(&mut client), "ping\n");
+        let me = rustix::process::getpid();
+        rustix::process::kill_process(me, rustix::process::Signal::TERM).unwrap();
+        // Draining: this connection is still served.
+        client.write_all(b"pong\n").unwrap();
+        assert_eq!(read_line(&mut client), "pong\n");
+        // ...and new ones are no longer accepted, once the listener is closed.
+        let refused = (0..500).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            TcpStream::connect(addr).is_err()
+        });
+        assert!(refused, "the listener still accepts after SIGTERM");
+    });
+    let start = std::time::Instant::now();
+    m.run().unwrap();
+    client.join().unwrap();
+    assert!(start.elapsed() < handler_echo::GRACE, "run waited for the whole grace period");
+    println!("handler_echo drain: ok");
+}

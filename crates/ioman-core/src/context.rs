@@ -1,20 +1,5 @@
-//! [`Context`]: what a handler can do while it is being called — reach the loop-wide state, and
-//! add, modify or close any registration, its own included.
-//!
-//! # When a change takes effect
-//! - **close** (own or another's): at once. The key is dead from that moment, so any event for
-//!   it still waiting in this turn's batch is dropped. Another registration's handler is dropped
-//!   and its fd closed immediately; a handler that closes *itself* is dropped, and its fd closed,
-//!   as soon as its callback returns (the fd it was handed stays valid until then).
-//! - **interest**: at once for dispatch decisions (a registration whose write interest was just
-//!   removed gets no `on_write`, even for an event already in this batch); epoll itself is told
-//!   before the next wait, once per registration however often it changed.
-//! - **timeout**: at once; the new deadline counts from this turn's [`now`](Context::now).
-//! - **add**: at once in epoll; the new registration's first events come in the next turn.
-//! - **replace own handler**: when the callback returns (the old handler is then dropped).
-//! - **wake**: `on_wake` runs after this turn's I/O and timeouts (or in the next turn, if the
-//!   wake comes from an `on_wake` itself); the loop does not sleep while a wake is pending.
-//! - **stop**: the current turn finishes, then `run` returns.
+//! [`Context`]: the handle a handler gets while it is called (its doc says what each
+//! operation does, and when it takes effect).
 
 use crate::registry::Registry;
 use crate::{Boxed, Error, Interest, IntoHandler, Key, Modify, Result, Stats, Timeout, Timer};
@@ -32,6 +17,21 @@ pub(crate) struct Current<R> {
 
 /// The handle a [`Handler`](crate::Handler) callback gets: its own registration, the loop-wide
 /// state `S`, and every operation of the manager.
+///
+/// # When a change takes effect
+/// - **close** (own or another's): at once. The key is dead from that moment, so any event for
+///   it still waiting in this turn's batch is dropped. Another registration's handler is dropped
+///   and its fd closed immediately; a handler that closes *itself* is dropped, and its fd closed,
+///   as soon as its callback returns (the fd it was handed stays valid until then).
+/// - **interest**: at once for dispatch decisions (a registration whose write interest was just
+///   removed gets no `on_write`, even for an event already in this batch); epoll itself is told
+///   before the next wait, once per registration however often it changed.
+/// - **timeout**: at once; the new deadline counts from this turn's [`now`](Context::now).
+/// - **add**: at once in epoll; the new registration's first events come in the next turn.
+/// - **replace own handler**: when the callback returns (the old handler is then dropped).
+/// - **wake**: `on_wake` runs after this turn's I/O and timeouts (or in the next turn, if the
+///   wake comes from an `on_wake` itself); the loop does not sleep while a wake is pending.
+/// - **stop**: the current turn finishes, then `run` returns.
 pub struct Context<'a, S, R = Boxed<S>> {
     pub(crate) reg: &'a mut Registry<R>,
     pub(crate) state: &'a mut S,

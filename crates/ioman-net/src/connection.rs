@@ -1,20 +1,7 @@
-//! [`Connection`]: the buffered connection, an ioman [`Handler`] that turns readiness into
-//! calls of a [`Protocol`]. It owns the policy every byte-stream server needs and nobody wants
-//! to rewrite:
-//! - reads go through the loop's shared buffer, at most [`ConnConfig::read_budget`] bytes per
-//!   event (level-triggered epoll calls again for the rest), and only unconsumed input is kept
-//!   per connection — an idle connection owns no buffer at all;
-//! - replies are sent at once when the socket takes them; only what is left is queued, and
-//!   `EPOLLOUT` is armed exactly while something is queued;
-//! - reading stops above the high watermark of queued output and resumes below the low one;
-//!   input the protocol left unconsumed is offered again as soon as progress is possible;
-//! - end of stream (FIN) is [`Protocol::on_eof`], distinct from errors; `shutdown(SHUT_WR)` and
-//!   close happen after the flush; the idle timeout is the core's `Timeout::Idle`, replaced by
-//!   the send timeout while output is pending;
-//! - a panicking protocol hook still ends in `on_close`.
-//!
-//! `input.rs` is the reading side, `output.rs` the flushing side and the state changes after
-//! every callback (`settle`), `mail.rs` what other connections ask of this one.
+//! [`Connection`]: the buffered connection, the ioman [`Handler`] that turns readiness into
+//! calls of a [`Protocol`] (its policies are on its own doc). `input.rs` is the reading side,
+//! `output.rs` the flushing side and the state changes after every callback (`settle`),
+//! `mail.rs` what other connections ask of this one.
 
 mod input;
 mod mail;
@@ -30,6 +17,20 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 
 /// A connection driven by a protocol `P`. Register it with [`register`](Self::register).
+///
+/// It owns the policy every byte-stream server needs and nobody wants
+/// to rewrite:
+/// - reads go through the loop's shared buffer, at most [`ConnConfig::read_budget`] bytes per
+///   event (level-triggered epoll calls again for the rest), and only unconsumed input is kept
+///   per connection — an idle connection owns no buffer at all;
+/// - replies are sent at once when the socket takes them; only what is left is queued, and
+///   `EPOLLOUT` is armed exactly while something is queued;
+/// - reading stops above the high watermark of queued output and resumes below the low one;
+///   input the protocol left unconsumed is offered again as soon as progress is possible;
+/// - end of stream (FIN) is [`Protocol::on_eof`], distinct from errors; `shutdown(SHUT_WR)` and
+///   close happen after the flush; the idle timeout is the core's `Timeout::Idle`, replaced by
+///   the send timeout while output is pending;
+/// - a panicking protocol hook still ends in `on_close`.
 ///
 /// ```
 /// use ioman_core::Manager;

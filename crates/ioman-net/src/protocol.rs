@@ -1,43 +1,46 @@
-//! [`Protocol`]: the one trait a protocol author implements. It sees bytes that arrived, a place
-//! to put replies and a [`ProtoContext`]; it never sees an fd, epoll, a buffer policy or a
-//! partial write. [`Connection`](crate::Connection) does all of that and calls it.
-//!
-//! # Why this shape
-//! - **`input` is everything received and not yet consumed**, and `on_data` returns how much
-//!   it consumed. An incomplete message is simply left unconsumed and offered again, with the
-//!   next bytes appended, so parsers need no state of their own for split reads. The connection
-//!   keeps (and allocates for) leftover bytes only when there are some.
-//! - **`out` is an [`Outbox`]**, not a socket: appending never blocks and never fails. The
-//!   connection sends it as soon as the socket takes it, arms `EPOLLOUT` only while something
-//!   is left, and stops reading while too much is waiting (watermarks). Encoders that want a
-//!   `&mut Vec<u8>` get one from [`Outbox::vec`] at no extra copy.
-//! - **Other connections are reached by [`Key`](ioman_core::Key)** through
-//!   [`ProtoContext::conn`]: bytes and requests are posted to the target's mailbox in the
-//!   loop state and the target is woken in the same turn, so no protocol ever holds a pointer
-//!   to another, and a target that closed in the meantime is an error value, not a crash.
-//! - **Every hook but `on_data` has a default** that does the usual thing (close on end of
-//!   stream, close on idle, close after flushing on server shutdown), so a protocol overrides
-//!   only what it cares about.
-//!
-//! # Example: the whole echo protocol
-//! ```
-//! use ioman_net::{Outbox, ProtoContext, Protocol};
-//!
-//! struct Echo;
-//!
-//! impl Protocol for Echo {
-//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
-//!         out.extend_from_slice(input);
-//!         input.len()
-//!     }
-//! }
-//! ```
+//! [`Protocol`]: the one trait a protocol author implements, and [`CloseReason`], why a
+//! connection ended. The design and the contract are on the trait's own doc.
 
 use crate::{Outbox, ProtoContext};
 use std::io;
 
 /// A byte-stream protocol, one value per connection, driven by a
 /// [`Connection`](crate::Connection).
+///
+/// It sees bytes that arrived, a place to put replies and a [`ProtoContext`]; it never sees an
+/// fd, epoll, a buffer policy or a partial write: the [`Connection`](crate::Connection) does all
+/// of that and calls it.
+///
+/// # Example: the whole echo protocol
+/// ```
+/// use ioman_net::{Outbox, ProtoContext, Protocol};
+///
+/// struct Echo;
+///
+/// impl Protocol for Echo {
+///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+///         out.extend_from_slice(input);
+///         input.len()
+///     }
+/// }
+/// ```
+///
+/// # Why this shape
+/// - **`input` is everything received and not yet consumed**, and `on_data` returns how much
+///   it consumed. An incomplete message is simply left unconsumed and offered again, with the
+///   next bytes appended, so parsers need no state of their own for split reads. The connection
+///   keeps (and allocates for) leftover bytes only when there are some.
+/// - **`out` is an [`Outbox`]**, not a socket: appending never blocks and never fails. The
+///   connection sends it as soon as the socket takes it, arms `EPOLLOUT` only while something
+///   is left, and stops reading while too much is waiting (watermarks). Encoders that want a
+///   `&mut Vec<u8>` get one from [`Outbox::vec`] at no extra copy.
+/// - **Other connections are reached by [`Key`](ioman_core::Key)** through
+///   [`ProtoContext::conn`]: bytes and requests are posted to the target's mailbox in the
+///   loop state and the target is woken in the same turn, so no protocol ever holds a pointer
+///   to another, and a target that closed in the meantime is an error value, not a crash.
+/// - **Every hook but `on_data` has a default** that does the usual thing (close on end of
+///   stream, close on idle, close after flushing on server shutdown), so a protocol overrides
+///   only what it cares about.
 ///
 /// `S` is the application's loop-wide state, reached through [`ProtoContext::state`] (the
 /// manager holds it inside a [`Net<S>`](crate::Net)).

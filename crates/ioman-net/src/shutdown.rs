@@ -40,8 +40,12 @@ pub fn on_signals<S: 'static>(
     Ok(manager.add(read, Interest::READ, Timeout::Never, SignalWatch { grace })?)
 }
 
-/// A socket whose read end becomes readable on SIGINT or SIGTERM (non-blocking).
-pub(crate) fn signal_pipe() -> Result<OwnedFd, NetError> {
+/// A non-blocking socket that becomes readable on SIGINT or SIGTERM: register it with any
+/// handler (read and discard its bytes in `on_read`) to react to those signals on the loop,
+/// for a manager that is not a `Manager<Net<S>>` (else use [`on_signals`]). The signals'
+/// default action, terminating the process, is replaced for good; the signal handler only
+/// writes a byte (signal-hook's self-pipe).
+pub fn signal_pipe() -> Result<OwnedFd, NetError> {
     let io = |call| move |source| NetError::Os { call, source };
     let (read, write) = UnixStream::pair().map_err(io("socketpair"))?;
     read.set_nonblocking(true).map_err(io("fcntl"))?;
