@@ -10,6 +10,9 @@
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
 #![forbid(unsafe_code)]
 
+#[path = "common/log.rs"]
+mod log;
+
 use anyhow::{Context as _, Result};
 use ioman::net::{ConnConfig, Listener, Loops, Net, NetError, Outbox, ProtoContext, Protocol};
 use ioman::{Key, Manager};
@@ -40,6 +43,7 @@ pub fn build(
 }
 
 fn main() -> Result<()> {
+    log::init();
     let args = Args::parse(std::env::args().skip(1))?;
     if args.threads > 1 {
         let loops = Loops::spawn(args.threads, &args.listen, |_, socket| {

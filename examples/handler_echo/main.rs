@@ -7,6 +7,9 @@
 //! what arrived and writes it back.
 #![forbid(unsafe_code)]
 
+#[path = "../common/log.rs"]
+mod log;
+
 mod server;
 
 use anyhow::{Context as _, Result};
@@ -14,6 +17,7 @@ use ioman::{Interest, Manager, Timeout};
 use std::net::TcpListener;
 
 fn main() -> Result<()> {
+    log::init();
     let addr = parse_listen(std::env::args().skip(1))?;
     let listener = TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
     listener.set_nonblocking(true)?;

@@ -13,6 +13,9 @@
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
 #![forbid(unsafe_code)]
 
+#[path = "../common/log.rs"]
+mod log;
+
 #[path = "../common/args.rs"]
 mod args;
 mod server;
@@ -36,6 +39,7 @@ const SPEC: args::Spec = args::Spec {
 };
 
 fn main() -> Result<()> {
+    log::init();
     let args = args::Args::parse(&SPEC, std::env::args().skip(1))?;
     let idle = match args.get("idle-timeout") {
         Some(s) => Duration::from_secs_f64(s.parse().context("--idle-timeout takes seconds")?),

@@ -15,6 +15,9 @@
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
 #![forbid(unsafe_code)]
 
+#[path = "../common/log.rs"]
+mod log;
+
 #[path = "../common/args.rs"]
 mod args;
 mod server;
@@ -33,6 +36,7 @@ const SPEC: args::Spec = args::Spec {
 };
 
 fn main() -> Result<()> {
+    log::init();
     let args = args::Args::parse(&SPEC, std::env::args().skip(1))?;
     let send_timeout = match args.get("send-timeout") {
         Some(s) => {

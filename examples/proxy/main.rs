@@ -9,6 +9,9 @@
 //! SIGINT/SIGTERM: stop accepting, let open pairs drain for up to 5 s, exit 0.
 #![forbid(unsafe_code)]
 
+#[path = "../common/log.rs"]
+mod log;
+
 mod server;
 
 use anyhow::{Context as _, Result};
@@ -17,6 +20,7 @@ use ioman::net::{Endpoint, Net};
 use std::time::Duration;
 
 fn main() -> Result<()> {
+    log::init();
     let (listen, to) = parse_args(std::env::args().skip(1))?;
     let socket = ioman::net::listen(&listen, Default::default())
         .with_context(|| format!("listening on {listen}"))?;

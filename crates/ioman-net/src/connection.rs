@@ -327,12 +327,13 @@ impl<P> Connection<P> {
         let key = cx.key();
         let stats = &mut cx.state().stats;
         stats.closed += 1;
-        match reason {
+        match &reason {
             CloseReason::OutputOverflow => stats.overflowed += 1,
             CloseReason::SendTimeout => stats.send_timeouts += 1,
             CloseReason::Panicked(_) => stats.panicked += 1,
             _ => {}
         }
+        log_close(key, &reason);
         // The registration dies first, so nothing `on_close` does can reach it again.
         cx.close();
         self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags });
@@ -350,5 +351,22 @@ impl<P> Connection<P> {
         }
         self.queue.clear();
         self.input = Vec::new();
+    }
+}
+
+/// Logs how a connection ended through `tracing`, once, unless it ended cleanly: evictions at
+/// `info` (a slow or hostile peer is routine for a server), failed connects and socket errors
+/// at `debug`, a panicking protocol at `error`. Silent unless the application installs a
+/// subscriber; the counters in [`NetStats`](crate::NetStats) are kept either way.
+fn log_close(key: Key, reason: &CloseReason) {
+    match reason {
+        CloseReason::Closed | CloseReason::Done => {}
+        CloseReason::OutputOverflow | CloseReason::SendTimeout | CloseReason::InputTooLarge => {
+            tracing::info!(conn = ?key, ?reason, "connection evicted");
+        }
+        CloseReason::Panicked(message) => {
+            tracing::error!(conn = ?key, %message, "protocol panicked; connection closed");
+        }
+        _ => tracing::debug!(conn = ?key, ?reason, "connection ended"),
     }
 }

@@ -9,7 +9,8 @@
 //! connections so those clients get a prompt close rather than a hang, and re-opens the
 //! reserve; (2) pauses accepting (interest `None`) and sets its own timeout to the backoff;
 //! (3) counts it in [`NetStats::fd_exhausted`](crate::NetStats) /
-//! [`shed`](crate::NetStats::shed) and reports it (to stderr unless a hook is set). When the
+//! [`shed`](crate::NetStats::shed), logs it through `tracing` and reports it to the hook of
+//! [`Listener::on_report`], if any. When the
 //! timeout fires it accepts again. Any other accept failure pauses the same way.
 
 use crate::{ConnConfig, Connection, ListenConfig, Net, NetError, Protocol};
@@ -110,7 +111,8 @@ impl<S: 'static> Listener<S> {
         self
     }
 
-    /// Reports pauses and resumptions to `hook` instead of printing them to stderr.
+    /// Also reports pauses and resumptions to `hook` (they are always logged through
+    /// `tracing`, and counted in [`NetStats`](crate::NetStats)).
     pub fn on_report(mut self, hook: impl FnMut(&AcceptReport) + 'static) -> Listener<S> {
         self.report = Some(Box::new(hook));
         self
@@ -141,10 +143,18 @@ impl<S: 'static> Listener<S> {
         Ok(key)
     }
 
-    fn report(&mut self, report: AcceptReport) {
-        match &mut self.report {
-            Some(hook) => hook(&report),
-            None => eprintln!("ioman-net: listener: {report:?}"),
+    fn report(&mut self, key: Key, report: AcceptReport) {
+        match &report {
+            AcceptReport::Exhausted { error, shed, pause } => {
+                tracing::warn!(listener = ?key, %error, shed, ?pause, "out of file descriptors: accepting paused");
+            }
+            AcceptReport::Failed { error, pause } => {
+                tracing::warn!(listener = ?key, %error, ?pause, "accept failed: accepting paused");
+            }
+            AcceptReport::Resumed => tracing::info!(listener = ?key, "accepting resumed"),
+        }
+        if let Some(hook) = &mut self.report {
+            hook(&report);
         }
     }
 
@@ -198,12 +208,15 @@ impl<S: 'static> Handler<Net<S>> for Listener<S> {
                     cx.state().stats.fd_exhausted += 1;
                     let shed = self.shed(fd, cx);
                     let pause = self.pause(cx);
-                    return self.report(AcceptReport::Exhausted { error: e.into(), shed, pause });
+                    return self.report(
+                        cx.key(),
+                        AcceptReport::Exhausted { error: e.into(), shed, pause },
+                    );
                 }
                 Err(e) => {
                     cx.state().stats.accept_errors += 1;
                     let pause = self.pause(cx);
-                    return self.report(AcceptReport::Failed { error: e.into(), pause });
+                    return self.report(cx.key(), AcceptReport::Failed { error: e.into(), pause });
                 }
             }
         }
@@ -218,14 +231,14 @@ impl<S: 'static> Handler<Net<S>> for Listener<S> {
             }
             cx.set_interest(Interest::READ);
             cx.set_timeout(Timeout::Never);
-            self.report(AcceptReport::Resumed);
+            self.report(cx.key(), AcceptReport::Resumed);
         }
     }
 
     fn on_error(&mut self, _fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, Net<S>>) {
         let key = cx.key();
         cx.state().listeners.retain(|&k| k != key);
-        eprintln!("ioman-net: listener closed after {failure:?}");
+        tracing::error!(listener = ?key, ?failure, "listener closed");
     }
 }
 
