@@ -322,3 +322,25 @@ fn peers_reach_each_other_by_key_and_dead_keys_are_gone() {
     turn_until(&mut m, 50, |m| m.state().stats().bytes_written >= 3 + 5 + 5);
     assert_eq!(read_n(&mut a_client, 5), b"gone;");
 }
+
+#[test]
+fn a_protocol_sees_its_peer_and_local_addresses() {
+    let mut m = manager();
+    let (server, mut client) = tcp_pair();
+    let record = Script::new(|input, out, cx| {
+        let (peer, local) = (cx.peer_addr(), cx.local_addr());
+        out.extend_from_slice(format!("{peer:?} {local:?}").as_bytes());
+        input.len()
+    });
+    Connection::new(record, ConnConfig::default()).register_with(&mut m, server).unwrap();
+    send(&mut client, b"?");
+    m.turn(Some(WAIT)).unwrap();
+    let mut got = vec![0u8; 256];
+    let n = std::io::Read::read(&mut client, &mut got).unwrap();
+    let expected = format!(
+        "{:?} {:?}",
+        Some(ioman::net::Endpoint::Tcp(client.local_addr().unwrap())),
+        Some(ioman::net::Endpoint::Tcp(client.peer_addr().unwrap()))
+    );
+    assert_eq!(String::from_utf8_lossy(&got[..n]), expected);
+}

@@ -83,6 +83,7 @@ fn evictions_and_panics_are_logged_once_with_their_key_and_clean_closes_are_not(
         "{text}"
     );
     assert!(evictions[0].contains("SendTimeout"), "{text}");
+    assert!(evictions[0].contains("peer=Some(Unix("), "the peer address is missing: {text}");
     let panics: Vec<&&str> = lines.iter().filter(|l| l.contains("protocol panicked")).collect();
     assert_eq!(panics.len(), 1, "{text}");
     assert!(panics[0].contains("ERROR") && panics[0].contains(&format!("{panicked:?}")), "{text}");

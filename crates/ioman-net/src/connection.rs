@@ -192,25 +192,25 @@ fn opened<S>(net: &mut Net<S>, key: Key, cap: usize) {
 
 impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
     fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>) {
-        self.guarded(cx, |conn, cx| {
+        self.guarded(Some(fd), cx, |conn, cx| {
             let result = match conn.can_offer() {
                 true => conn.read(fd, cx, conn.config.read_budget, input::Mode::Offer),
                 false => conn.buffer_until_eof(fd, cx), // EPOLLRDHUP while paused
             };
             match result {
                 Ok(()) => conn.settle(fd, cx),
-                Err(reason) => conn.finish(cx, reason),
+                Err(reason) => conn.finish(Some(fd), cx, reason),
             }
         });
     }
 
     fn on_write(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>) {
-        self.guarded(cx, |conn, cx| {
+        self.guarded(Some(fd), cx, |conn, cx| {
             if conn.flags.has(Flags::CONNECTING) {
                 match rustix::net::sockopt::socket_error(fd) {
                     Ok(Ok(())) => conn.flags.clear(Flags::CONNECTING),
                     Ok(Err(e)) | Err(e) => {
-                        return conn.finish(cx, CloseReason::ConnectFailed(e.into()));
+                        return conn.finish(Some(fd), cx, CloseReason::ConnectFailed(e.into()));
                     }
                 }
             }
@@ -220,11 +220,11 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
 
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         let Some(fd) = fd else { return };
-        self.guarded(cx, |conn, cx| {
+        self.guarded(Some(fd), cx, |conn, cx| {
             if conn.flags.has(Flags::SEND_WAIT) && !conn.queue.is_empty() {
-                return conn.finish(cx, CloseReason::SendTimeout);
+                return conn.finish(Some(fd), cx, CloseReason::SendTimeout);
             }
-            conn.hook(cx, |p, out, pcx| p.on_idle(out, pcx));
+            conn.hook(fd, cx, |p, out, pcx| p.on_idle(out, pcx));
             conn.settle(fd, cx);
         });
     }
@@ -233,7 +233,7 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
     /// itself (more kept input to offer next turn) asked it to run: settling does the rest.
     fn on_wake(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         if let Some(fd) = fd {
-            self.guarded(cx, |conn, cx| {
+            self.guarded(Some(fd), cx, |conn, cx| {
                 conn.flags.clear(Flags::STALLED);
                 conn.settle(fd, cx);
             });
@@ -241,7 +241,7 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
     }
 
     fn on_error(&mut self, fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, Net<S>>) {
-        self.guarded(cx, |conn, cx| {
+        self.guarded(Some(fd), cx, |conn, cx| {
             let error = match failure {
                 Failure::Hangup if !conn.flags.has(Flags::CONNECTING) => {
                     return conn.hangup(fd, cx);
@@ -253,7 +253,7 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
                 true => CloseReason::ConnectFailed(error),
                 false => CloseReason::Error(error),
             };
-            conn.finish(cx, reason);
+            conn.finish(Some(fd), cx, reason);
         });
     }
 }
@@ -265,20 +265,25 @@ impl<P> Connection<P> {
     #[inline(always)]
     fn guarded<S: 'static>(
         &mut self,
+        fd: Option<BorrowedFd<'_>>,
         cx: &mut Context<'_, Net<S>>,
         f: impl FnOnce(&mut Self, &mut Context<'_, Net<S>>),
     ) where
         P: Protocol<S>,
     {
         if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(self, cx))) {
-            self.panicked(cx, payload);
+            self.panicked(fd, cx, payload);
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn panicked<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>, payload: Box<dyn Any + Send>)
-    where
+    fn panicked<S: 'static>(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+        cx: &mut Context<'_, Net<S>>,
+        payload: Box<dyn Any + Send>,
+    ) where
         P: Protocol<S>,
     {
         let message = match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
@@ -288,7 +293,7 @@ impl<P> Connection<P> {
         };
         // `on_close` of a protocol that just panicked may panic too: the close path must end.
         let closed = catch_unwind(AssertUnwindSafe(|| {
-            self.finish(cx, CloseReason::Panicked(message));
+            self.finish(fd, cx, CloseReason::Panicked(message));
         }));
         if closed.is_err() {
             self.flags.set(Flags::CLOSED);
@@ -301,12 +306,14 @@ impl<P> Connection<P> {
     /// what the protocol would do with its kept input, so that input is offered again.
     pub(super) fn hook<S: 'static>(
         &mut self,
+        fd: BorrowedFd<'_>,
         cx: &mut Context<'_, Net<S>>,
         f: impl FnOnce(&mut P, &mut Outbox, &mut ProtoContext<'_, '_, S>),
     ) {
         if !self.flags.has(Flags::CLOSED | Flags::CLOSE_NOW) {
             let before = self.queue.len();
-            f(&mut self.proto, &mut self.queue, &mut ProtoContext { cx, flags: &mut self.flags });
+            let pcx = &mut ProtoContext { cx, flags: &mut self.flags, fd: Some(fd) };
+            f(&mut self.proto, &mut self.queue, pcx);
             self.flags.clear(Flags::STALLED);
             if self.queue.len() != before {
                 self.flags.set(Flags::HAD_OUTPUT);
@@ -316,8 +323,12 @@ impl<P> Connection<P> {
 
     /// The close path: `on_close`, forget the connection (releasing whoever waited for it to
     /// drain), close the registration.
-    pub(super) fn finish<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>, reason: CloseReason)
-    where
+    pub(super) fn finish<S: 'static>(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+        cx: &mut Context<'_, Net<S>>,
+        reason: CloseReason,
+    ) where
         P: Protocol<S>,
     {
         if self.flags.has(Flags::CLOSED) {
@@ -333,10 +344,10 @@ impl<P> Connection<P> {
             CloseReason::Panicked(_) => stats.panicked += 1,
             _ => {}
         }
-        log_close(key, &reason);
+        log_close(key, fd, &reason);
         // The registration dies first, so nothing `on_close` does can reach it again.
         cx.close();
-        self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags });
+        self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags, fd });
         let net = cx.state();
         let waiters = net.forget(key);
         let last = net.draining.is_some() && net.conns.is_empty();
@@ -356,17 +367,19 @@ impl<P> Connection<P> {
 
 /// Logs how a connection ended through `tracing`, once, unless it ended cleanly: evictions at
 /// `info` (a slow or hostile peer is routine for a server), failed connects and socket errors
-/// at `debug`, a panicking protocol at `error`. Silent unless the application installs a
+/// at `debug`, a panicking protocol at `error`; with the connection's key and peer address
+/// (looked up only if a subscriber takes the event). Silent unless the application installs a
 /// subscriber; the counters in [`NetStats`](crate::NetStats) are kept either way.
-fn log_close(key: Key, reason: &CloseReason) {
+fn log_close(key: Key, fd: Option<BorrowedFd<'_>>, reason: &CloseReason) {
+    let peer = || fd.and_then(|fd| crate::peer_endpoint(fd).ok());
     match reason {
         CloseReason::Closed | CloseReason::Done => {}
         CloseReason::OutputOverflow | CloseReason::SendTimeout | CloseReason::InputTooLarge => {
-            tracing::info!(conn = ?key, ?reason, "connection evicted");
+            tracing::info!(conn = ?key, peer = ?peer(), ?reason, "connection evicted");
         }
         CloseReason::Panicked(message) => {
-            tracing::error!(conn = ?key, %message, "protocol panicked; connection closed");
+            tracing::error!(conn = ?key, peer = ?peer(), %message, "protocol panicked; connection closed");
         }
-        _ => tracing::debug!(conn = ?key, ?reason, "connection ended"),
+        _ => tracing::debug!(conn = ?key, peer = ?peer(), ?reason, "connection ended"),
     }
 }

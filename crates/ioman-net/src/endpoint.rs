@@ -171,10 +171,24 @@ pub fn connect(endpoint: &Endpoint) -> Result<OwnedFd, NetError> {
 /// The address a socket is bound to (`getsockname`): which port `:0` picked, for example.
 pub fn local_endpoint(fd: impl AsFd) -> Result<Endpoint, NetError> {
     let any: SocketAddrAny = net::getsockname(fd).map_err(NetError::os("getsockname"))?;
+    endpoint_of(any, "getsockname")
+}
+
+/// The address of a connected socket's peer (`getpeername`), as an [`Endpoint`]: a TCP
+/// address, or a Unix socket's path (empty when the peer's socket has no name, as a client's
+/// usually does).
+pub fn peer_endpoint(fd: impl AsFd) -> Result<Endpoint, NetError> {
+    let any = net::getpeername(fd).map_err(NetError::os("getpeername"))?.ok_or_else(|| {
+        NetError::Os { call: "getpeername", source: std::io::ErrorKind::NotConnected.into() }
+    })?;
+    endpoint_of(any, "getpeername")
+}
+
+fn endpoint_of(any: SocketAddrAny, call: &'static str) -> Result<Endpoint, NetError> {
     if let Ok(addr) = SocketAddr::try_from(any.clone()) {
         return Ok(Endpoint::Tcp(addr));
     }
-    let unix = SocketAddrUnix::try_from(any).map_err(NetError::os("getsockname"))?;
+    let unix = SocketAddrUnix::try_from(any).map_err(NetError::os(call))?;
     let path = unix.path_bytes().unwrap_or_default();
     Ok(Endpoint::Unix(std::ffi::OsStr::from_bytes(path).into()))
 }

@@ -69,7 +69,7 @@ pub mod shutdown;
 
 pub use config::{ConnConfig, ListenConfig};
 pub use connection::Connection;
-pub use endpoint::{BindOptions, Endpoint, connect, listen, local_endpoint};
+pub use endpoint::{BindOptions, Endpoint, connect, listen, local_endpoint, peer_endpoint};
 pub use error::NetError;
 pub use listener::{AcceptReport, Listener};
 pub use loops::Loops;

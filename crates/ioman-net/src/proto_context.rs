@@ -4,8 +4,9 @@
 //! [`Context`](ioman_core::Context), which stays available for anything else.
 
 use crate::flags::Flags;
-use crate::{Net, NetError, Peer};
+use crate::{Endpoint, Net, NetError, Peer};
 use ioman_core::{Context, Key, Stats};
+use rustix::fd::BorrowedFd;
 use std::time::Instant;
 
 /// The handle every [`Protocol`](crate::Protocol) hook gets.
@@ -15,12 +16,27 @@ use std::time::Instant;
 pub struct ProtoContext<'a, 'b, S: 'static = ()> {
     pub(crate) cx: &'a mut Context<'b, Net<S>>,
     pub(crate) flags: &'a mut Flags,
+    /// The connection's socket (absent only in `on_close` after a panic).
+    pub(crate) fd: Option<BorrowedFd<'a>>,
 }
 
 impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
     /// This connection's key: how other connections reach it with [`conn`](Self::conn).
     pub fn key(&self) -> Key {
         self.cx.key()
+    }
+
+    /// The peer's address (`getpeername`, asked of the kernel on each call): a TCP address, or
+    /// a Unix socket's path (empty for an unnamed client socket). `None` if the socket is not
+    /// connected any more.
+    pub fn peer_addr(&self) -> Option<Endpoint> {
+        crate::peer_endpoint(self.fd?).ok()
+    }
+
+    /// This end's address (`getsockname`): where the connection was accepted, or the local
+    /// address of an outgoing connection.
+    pub fn local_addr(&self) -> Option<Endpoint> {
+        crate::local_endpoint(self.fd?).ok()
     }
 
     /// The time this loop turn started (read once per turn, after `epoll_wait`).

@@ -51,11 +51,11 @@ impl<P> Connection<P> {
                 result = self.deliver(fd, &[], cx);
             }
             if let Err(reason) = result {
-                return self.finish(cx, reason);
+                return self.finish(Some(fd), cx, reason);
             }
             self.settle(fd, cx);
         }
-        self.finish(cx, CloseReason::Hangup);
+        self.finish(Some(fd), cx, CloseReason::Hangup);
     }
 
     /// Reads up to `budget` bytes, handing each piece to the protocol (or, in [`Mode::Keep`],
@@ -185,7 +185,7 @@ impl<P> Connection<P> {
             false => std::mem::take(&mut self.queue),
         };
         let before = if direct { 0 } else { out.len() };
-        let mut pcx = ProtoContext { cx, flags: &mut self.flags };
+        let mut pcx = ProtoContext { cx, flags: &mut self.flags, fd: Some(fd) };
         let used = if self.input.is_empty() {
             let used = self.proto.on_data(data, &mut out, &mut pcx).min(data.len());
             self.input.extend_from_slice(data.get(used..).unwrap_or_default());

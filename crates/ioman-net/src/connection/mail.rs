@@ -8,12 +8,13 @@ use crate::flags::Flags;
 use crate::peer::{self, CLOSE, CLOSE_AFTER_FLUSH, RESUME, SHUTDOWN_WRITE, WAKE};
 use crate::{Net, Protocol};
 use ioman_core::Context;
+use rustix::fd::BorrowedFd;
 
 impl<P> Connection<P> {
     /// Moves what other connections sent into the queue and applies their requests. Bytes
     /// refused at the cap have already marked the mailbox overflowed, which carries into the
     /// queue (the connection then closes as a slow consumer).
-    pub(super) fn take_mail<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>)
+    pub(super) fn take_mail<S: 'static>(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>)
     where
         P: Protocol<S>,
     {
@@ -50,7 +51,7 @@ impl<P> Connection<P> {
             self.flags.clear(Flags::WAIT_PEERS | Flags::STALLED);
         }
         if requests & WAKE != 0 {
-            self.hook(cx, |p, out, pcx| p.on_wake(out, pcx));
+            self.hook(fd, cx, |p, out, pcx| p.on_wake(out, pcx));
         }
     }
 

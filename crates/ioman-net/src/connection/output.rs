@@ -26,7 +26,7 @@ impl<P> Connection<P> {
             match self.settle_round(fd, cx, &mut offers) {
                 Ok(true) => continue,
                 Ok(false) => break,
-                Err(reason) => return self.finish(cx, reason),
+                Err(reason) => return self.finish(Some(fd), cx, reason),
             }
         }
         if self.flags.has(Flags::CLOSED) {
@@ -61,11 +61,11 @@ impl<P> Connection<P> {
             return Ok(false);
         }
         if !cx.state().mail.is_empty() {
-            self.take_mail(cx);
+            self.take_mail(fd, cx);
         }
         if cx.state().draining.is_some() && !self.flags.has(Flags::SHUTDOWN_SEEN) {
             self.flags.set(Flags::SHUTDOWN_SEEN);
-            self.hook(cx, |p, out, pcx| p.on_shutdown(out, pcx));
+            self.hook(fd, cx, |p, out, pcx| p.on_shutdown(out, pcx));
         }
         if self.flags.has(Flags::CLOSE_NOW) {
             return Err(CloseReason::Closed);
@@ -91,7 +91,7 @@ impl<P> Connection<P> {
         self.queue.release(); // give the memory back while idle
         if self.flags.has(Flags::HAD_OUTPUT) && !self.flags.has(Flags::CONNECTING) {
             self.flags.clear(Flags::HAD_OUTPUT);
-            self.hook(cx, |p, out, pcx| p.on_drained(out, pcx));
+            self.hook(fd, cx, |p, out, pcx| p.on_drained(out, pcx));
             if !self.queue.is_empty() || self.flags.has(Flags::CLOSE_NOW) {
                 return Ok(true);
             }
@@ -118,7 +118,7 @@ impl<P> Connection<P> {
         if self.eof_due() {
             self.flags.set(Flags::READ_EOF);
             self.input = Vec::new(); // an incomplete message can never be completed now
-            self.hook(cx, |p, out, pcx| p.on_eof(out, pcx));
+            self.hook(fd, cx, |p, out, pcx| p.on_eof(out, pcx));
             return Ok(true);
         }
         Ok(false)
