@@ -344,3 +344,68 @@ fn a_protocol_sees_its_peer_and_local_addresses() {
     );
     assert_eq!(String::from_utf8_lossy(&got[..n]), expected);
 }
+
+/// A protocol that arms its own timer on every input (`"s"`: 5 s, `"c"`: cancel) and logs
+/// each firing.
+fn timed() -> Script {
+    Script::new(|input, _, cx| {
+        match input {
+            b"c" => cx.cancel_timer(),
+            _ => cx.set_timer(std::time::Duration::from_secs(5)).unwrap(),
+        }
+        input.len()
+    })
+}
+
+#[test]
+fn a_connection_timer_fires_once_moves_when_reset_and_goes_with_its_connection() {
+    use std::time::Duration;
+    let clock = ioman::ManualClock::new();
+    let config = ioman::Config::default().clock(clock.clone());
+    let mut m: M = Manager::with_config(Net::new(Log::default()), config).unwrap();
+    let idle = ConnConfig::default().idle(Timeout::Idle(Duration::from_secs(7)));
+    let turn = |m: &mut M| {
+        for _ in 0..2 {
+            m.turn(Some(Duration::ZERO)).unwrap();
+        }
+    };
+    let timers = |m: &M| m.state().app().count("timer");
+    let advance = |m: &mut M, secs| {
+        clock.advance(Duration::from_secs(secs));
+        turn(m);
+    };
+
+    // Fires once, at its deadline; firing is not activity; it goes with its connection.
+    let (server, mut client) = unix_pair();
+    Connection::new(timed(), idle.clone()).register_with(&mut m, server).unwrap();
+    send(&mut client, b"s"); // t=0: timer due at 5, idle at 7
+    turn(&mut m);
+    advance(&mut m, 4);
+    assert_eq!(timers(&m), 0, "fired early");
+    advance(&mut m, 1);
+    assert_eq!(timers(&m), 1);
+    advance(&mut m, 1);
+    assert_eq!((timers(&m), m.len()), (1, 2), "fired twice, or the connection went early");
+    advance(&mut m, 1); // t=7: idle counted from the input, not from the firing
+    assert_eq!(m.state().app().count("idle"), 1);
+    assert_eq!(m.len(), 0, "the timer outlived its connection");
+
+    // Re-arming moves it; cancelling stops it.
+    let (server, mut client) = unix_pair();
+    Connection::new(timed(), idle).register_with(&mut m, server).unwrap();
+    send(&mut client, b"s"); // due at +5
+    turn(&mut m);
+    advance(&mut m, 4);
+    send(&mut client, b"s"); // moved: due at +9
+    turn(&mut m);
+    advance(&mut m, 4);
+    assert_eq!(timers(&m), 1, "fired at its old deadline");
+    advance(&mut m, 1);
+    assert_eq!(timers(&m), 2);
+    send(&mut client, b"s");
+    turn(&mut m);
+    send(&mut client, b"c");
+    turn(&mut m);
+    advance(&mut m, 6);
+    assert_eq!(timers(&m), 2, "a cancelled timer fired");
+}

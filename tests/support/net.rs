@@ -113,6 +113,10 @@ impl Protocol<Log> for Script {
         cx.resume_reading(); // a wake is how a test resumes a script that paused itself
     }
 
+    fn on_timer(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+        log(cx, "timer");
+    }
+
     fn on_idle(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
         log(cx, "idle");
         cx.close();

@@ -348,6 +348,7 @@ impl<P> Connection<P> {
         // The registration dies first, so nothing `on_close` does can reach it again.
         cx.close();
         self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags, fd });
+        crate::conn_timer::remove(cx, key);
         let net = cx.state();
         let waiters = net.forget(key);
         let last = net.draining.is_some() && net.conns.is_empty();

@@ -53,6 +53,7 @@
 #![deny(missing_docs)]
 
 mod config;
+mod conn_timer;
 mod connection;
 mod endpoint;
 mod error;

@@ -69,6 +69,8 @@ pub struct Net<S> {
     pub(crate) draining: Option<Instant>,
     /// The timer that force-closes what is left when the drain deadline passes.
     pub(crate) drain_timer: Option<Key>,
+    /// Each connection's own timer registration, for those that set one.
+    pub(crate) timers: HashMap<Key, Key>,
     pub(crate) stats: NetStats,
 }
 
@@ -96,6 +98,7 @@ impl<S> Net<S> {
             listeners: Vec::new(),
             draining: None,
             drain_timer: None,
+            timers: HashMap::new(),
             stats: NetStats::default(),
         }
     }

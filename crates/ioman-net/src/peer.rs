@@ -19,6 +19,10 @@ pub(crate) const CLOSE: u8 = 8;
 ///
 /// [`ProtoContext::wait_for`]: crate::ProtoContext::wait_for
 pub(crate) const RESUME: u8 = 16;
+/// The connection's own timer ([`ProtoContext::set_timer`]) fired: call `on_timer`.
+///
+/// [`ProtoContext::set_timer`]: crate::ProtoContext::set_timer
+pub(crate) const TIMER: u8 = 32;
 
 /// One connection's mailbox: what others sent it since it last ran, and what it last
 /// published about its own output backlog.

@@ -7,7 +7,7 @@ use crate::flags::Flags;
 use crate::{Endpoint, Net, NetError, Peer};
 use ioman_core::{Context, Key, Stats};
 use rustix::fd::BorrowedFd;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The handle every [`Protocol`](crate::Protocol) hook gets.
 ///
@@ -106,6 +106,40 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
         Peer::new(self.cx, key).add_waiter(me)?;
         self.flags.set(Flags::WAIT_PEERS);
         Ok(())
+    }
+
+    /// Arms this connection's own timer: [`Protocol::on_timer`](crate::Protocol::on_timer)
+    /// runs once, `after` from now (from this turn's [`now`](Self::now)), unless re-armed or
+    /// cancelled first. Setting it again moves it; it is independent of the idle and send
+    /// timeouts, and firing does not count as activity. The first use registers a core timer
+    /// for this connection (closed with it); later uses re-arm it in place.
+    ///
+    /// ```
+    /// use ioman_net::{Outbox, ProtoContext, Protocol};
+    /// use std::time::Duration;
+    ///
+    /// /// Sends a heartbeat every 30 s while connected.
+    /// struct Heartbeat;
+    /// impl Protocol for Heartbeat {
+    ///     fn on_data(&mut self, input: &[u8], _: &mut Outbox, cx: &mut ProtoContext<'_, '_>) -> usize {
+    ///         let _ = cx.set_timer(Duration::from_secs(30));
+    ///         input.len()
+    ///     }
+    ///     fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_>) {
+    ///         out.extend_from_slice(b"PING\r\n");
+    ///         let _ = cx.set_timer(Duration::from_secs(30));
+    ///     }
+    /// }
+    /// ```
+    pub fn set_timer(&mut self, after: Duration) -> Result<(), NetError> {
+        let me = self.cx.key();
+        crate::conn_timer::set(self.cx, me, after)
+    }
+
+    /// Disarms this connection's timer (see [`set_timer`](Self::set_timer)).
+    pub fn cancel_timer(&mut self) {
+        let me = self.cx.key();
+        crate::conn_timer::cancel(self.cx, me);
     }
 
     /// Whether reading waits for another connection to drain ([`wait_for`](Self::wait_for)).

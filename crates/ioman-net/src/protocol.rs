@@ -132,6 +132,12 @@ pub trait Protocol<S: 'static = ()>: 'static {
         let _ = (out, cx);
     }
 
+    /// This connection's own timer fired ([`ProtoContext::set_timer`]). The default does
+    /// nothing.
+    fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+        let _ = (out, cx);
+    }
+
     /// The connection was idle for its [`ConnConfig::idle`](crate::ConnConfig::idle) with no
     /// output pending (pending output that makes no progress is the send timeout instead). The
     /// default closes at once. If the hook neither closes nor sets anything, the idle timer

@@ -5,7 +5,7 @@
 
 use super::Connection;
 use crate::flags::Flags;
-use crate::peer::{self, CLOSE, CLOSE_AFTER_FLUSH, RESUME, SHUTDOWN_WRITE, WAKE};
+use crate::peer::{self, CLOSE, CLOSE_AFTER_FLUSH, RESUME, SHUTDOWN_WRITE, TIMER, WAKE};
 use crate::{Net, Protocol};
 use ioman_core::Context;
 use rustix::fd::BorrowedFd;
@@ -31,8 +31,10 @@ impl<P> Connection<P> {
         if mail.is_idle() {
             cx.state().mail.remove(&key);
         }
-        if woken && !self.flags.has(Flags::SEND_WAIT) {
-            cx.set_timeout(self.config.idle); // mail from a peer is activity: restart idle
+        // Mail from a peer is activity (restart idle); the connection's own timer is not.
+        let activity = requests != TIMER || self.queue.len() != before;
+        if woken && activity && !self.flags.has(Flags::SEND_WAIT) {
+            cx.set_timeout(self.config.idle);
         }
         if self.queue.len() != before {
             self.flags.set(Flags::HAD_OUTPUT);
@@ -52,6 +54,9 @@ impl<P> Connection<P> {
         }
         if requests & WAKE != 0 {
             self.hook(fd, cx, |p, out, pcx| p.on_wake(out, pcx));
+        }
+        if requests & TIMER != 0 {
+            self.hook(fd, cx, |p, out, pcx| p.on_timer(out, pcx));
         }
     }
 
