@@ -13,18 +13,18 @@
 //! (a client that stops reading) is closed by ioman-net's send timeout, which defaults to the
 //! idle timeout. Because activity resets the idle timer, a client trickling a request byte by
 //! byte would never be idle; so a request that arrives in pieces also gets a hard deadline of
-//! `idle` from its first byte, kept by a standalone ioman timer that wakes the connection.
+//! `idle` from its first byte, kept by the connection's own timer (`ProtoContext::set_timer`).
 //! Requests that arrive whole (the common case) arm no timer, and neither do complete
 //! requests left waiting for output room.
 
 #[path = "proto.rs"]
 pub mod proto;
 
-use ioman::net::{ConnConfig, Listener, Net, NetError, Outbox, Peer, ProtoContext, Protocol};
-use ioman::{Context, Handler, Key, Manager, Timeout, Timer};
+use ioman::net::{ConnConfig, Listener, Net, NetError, Outbox, ProtoContext, Protocol};
+use ioman::{Key, Manager, Timeout};
 use proto::http::HttpSession;
 use proto::site::Site;
-use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
 /// The most unconsumed input a connection keeps: the request head limit plus room to spare.
@@ -34,8 +34,8 @@ const MAX_INPUT: usize = 64 * 1024;
 pub struct Http {
     session: HttpSession,
     idle: Duration,
-    /// When the request now partly received started, and the timer guarding its deadline.
-    partial: Option<(Instant, Key)>,
+    /// When the request now partly received started (its deadline timer is armed).
+    partial: Option<Instant>,
 }
 
 impl Http {
@@ -46,7 +46,7 @@ impl Http {
 
     /// Answers 408 and closes if the partial request is past its deadline.
     fn enforce_deadline(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
-        if let Some((started, _)) = self.partial {
+        if let Some(started) = self.partial {
             if cx.now() >= started + self.idle && self.session.on_idle_timeout(out) {
                 cx.close_after_flush();
             }
@@ -55,8 +55,8 @@ impl Http {
 
     /// Cancels the request-deadline timer, if one is armed.
     fn disarm(&mut self, cx: &mut ProtoContext<'_, '_, Site>) {
-        if let Some((_, timer)) = self.partial.take() {
-            let _ = cx.context().close_key(timer);
+        if self.partial.take().is_some() {
+            cx.cancel_timer();
         }
     }
 }
@@ -75,10 +75,8 @@ impl Protocol<Site> for Http {
         } else if !self.session.has_partial_request() {
             self.disarm(cx);
         } else if self.partial.is_none() {
-            let conn = cx.key();
-            let guard = RequestDeadline { conn };
-            if let Ok(timer) = cx.context().add_timer(Timer::once(self.idle), guard) {
-                self.partial = Some((cx.now(), timer));
+            if cx.set_timer(self.idle).is_ok() {
+                self.partial = Some(cx.now());
             }
         } else {
             self.enforce_deadline(out, cx);
@@ -86,7 +84,7 @@ impl Protocol<Site> for Http {
         progress.consumed
     }
 
-    fn on_wake(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+    fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
         self.enforce_deadline(out, cx);
     }
 
@@ -94,23 +92,6 @@ impl Protocol<Site> for Http {
     fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
         self.session.on_idle_timeout(out);
         cx.close_after_flush();
-    }
-
-    fn on_close(&mut self, _reason: &ioman::net::CloseReason, cx: &mut ProtoContext<'_, '_, Site>) {
-        self.disarm(cx);
-    }
-}
-
-/// The standalone timer behind a partial request's deadline: when due, it wakes the
-/// connection (which answers 408) and ends itself.
-struct RequestDeadline {
-    conn: Key,
-}
-
-impl Handler<Net<Site>> for RequestDeadline {
-    fn on_timeout(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<Site>>) {
-        let _ = Peer::new(cx, self.conn).wake();
-        cx.close();
     }
 }
 
