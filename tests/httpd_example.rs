@@ -178,15 +178,8 @@ fn read_pattern_response(stream: &mut impl Read, len: usize, pattern: &Pattern, 
 /// (so the window it announces is small from the start): a slow reader.
 #[track_caller]
 fn connect_small_window(addr: SocketAddr) -> TcpStream {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
-    let fd = rustix::net::socket_with(
-        AddressFamily::INET,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .expect("socket");
-    sockopt::set_socket_recv_buffer_size(&fd, 4096).expect("SO_RCVBUF");
+    let fd = tcp_socket();
+    rustix::net::sockopt::set_socket_recv_buffer_size(&fd, 4096).expect("SO_RCVBUF");
     rustix::net::connect(&fd, &addr).expect("connect");
     let stream = TcpStream::from(fd);
     stream.set_read_timeout(Some(WAIT)).expect("timeout");

@@ -312,18 +312,19 @@ pub fn send(stream: &mut impl Write, bytes: &[u8]) {
 /// An address where connections are refused, held so that no other test can take the port:
 /// a socket bound to 127.0.0.1:0 that never listens. Keep the fd alive while using the address.
 pub fn refused_addr() -> (OwnedFd, SocketAddr) {
-    use rustix::net::{AddressFamily, SocketFlags, SocketType};
-    let fd = rustix::net::socket_with(
-        AddressFamily::INET,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .expect("socket");
+    let fd = tcp_socket();
     rustix::net::bind(&fd, &SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind");
     let addr = rustix::net::getsockname(&fd).expect("getsockname");
     let addr = SocketAddr::try_from(addr).expect("an IP address");
     (fd, addr)
+}
+
+/// A blocking, close-on-exec IPv4 TCP socket, neither bound nor connected (for tests that set
+/// options before `bind` or `connect`).
+pub fn tcp_socket() -> OwnedFd {
+    use rustix::net::{AddressFamily, SocketFlags, SocketType};
+    rustix::net::socket_with(AddressFamily::INET, SocketType::STREAM, SocketFlags::CLOEXEC, None)
+        .expect("socket")
 }
 
 /// Whether this process is the child that runs test `name`'s scenario. In the parent (the
