@@ -29,7 +29,7 @@
 //! struct Echo;
 //!
 //! impl Protocol for Echo {
-//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
 //!         out.extend_from_slice(input);
 //!         input.len()
 //!     }

@@ -1,4 +1,6 @@
-//! The `chat` example, served in-process: broadcast to the others (not the sender), nicknames,
+//! The `chat` example: the protocol driven without sockets by ioman-net's
+//! [`Harness`](ioman::net::testing::Harness) (exact, no threads, no timing), and the server on
+//! TCP: broadcast to the others (not the sender), nicknames,
 //! join/leave notices, a fast sender slowed to its readers' pace (nothing lost, nobody kicked),
 //! a client that never reads disconnected by the send timeout instead of growing the server's
 //! memory, and a burst of joins announced once per turn.
@@ -9,129 +11,142 @@ mod net;
 #[path = "../examples/chat/server.rs"]
 mod chat;
 
-use ioman::Manager;
-use ioman::net::{ConnConfig, Net};
+use ioman::net::testing::Harness;
+use ioman::net::{CloseReason, Net};
+use ioman::{Key, Manager};
 use net::*;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Read;
+use std::net::TcpStream;
 use std::time::Duration;
 
-fn server() -> (SocketAddr, ioman::net::Loops) {
-    server_with(chat::config())
+/// A room driven without sockets: members are harnessed connections.
+fn room() -> Harness<chat::Room> {
+    let mut h = Harness::with_state(chat::Room::default());
+    chat::open_room(h.manager()).unwrap();
+    h
 }
 
-fn server_with(config: ConnConfig) -> (SocketAddr, ioman::net::Loops) {
-    spawn_server(move |socket| {
-        let mut manager = Manager::with_state(Net::new(chat::Room::default()))?;
-        chat::build(&mut manager, socket, config.clone())?;
-        Ok(manager)
-    })
-}
-
-/// Connects and reads the welcome line and the announcement of its own arrival.
+/// A new member; checks its welcome (and, when it is alone, its own join notice).
 #[track_caller]
-fn join(addr: SocketAddr, n: usize) -> TcpStream {
-    let mut client = connect(addr);
-    let welcome = read_line(&mut client);
-    assert!(welcome.starts_with(&format!("* welcome guest-{n};")), "{welcome:?}");
-    assert_eq!(read_line(&mut client), format!("* guest-{n} joined\n"));
-    client
+fn join(h: &mut Harness<chat::Room>, n: usize) -> Key {
+    let key = h.connect(chat::Member, chat::config());
+    let text = h.received_string(key);
+    assert!(text.starts_with(&format!("* welcome guest-{n};")), "{text:?}");
+    assert!(text.ends_with(&format!("* guest-{n} joined\n")), "{text:?}");
+    key
 }
 
 #[test]
 fn lines_reach_everyone_else_with_the_senders_nickname() {
-    let (addr, loops) = server();
-    let mut a = join(addr, 1);
-    let mut b = join(addr, 2);
-    assert_eq!(read_line(&mut a), "* guest-2 joined\n");
-    let mut c = join(addr, 3);
-    assert_eq!(read_line(&mut a), "* guest-3 joined\n");
-    assert_eq!(read_line(&mut b), "* guest-3 joined\n");
+    let h = &mut room();
+    let a = join(h, 1);
+    let b = join(h, 2);
+    assert_eq!(h.received_string(a), "* guest-2 joined\n");
+    let c = join(h, 3);
+    assert_eq!(h.received_string(a), "* guest-3 joined\n");
+    assert_eq!(h.received_string(b), "* guest-3 joined\n");
 
-    send(&mut a, b"/nick alice\n");
-    assert_eq!(read_line(&mut a), "* you are now alice\n");
-    assert_eq!(read_line(&mut b), "* guest-1 is now alice\n");
-    assert_eq!(read_line(&mut c), "* guest-1 is now alice\n");
+    h.send(a, b"/ni");
+    h.send(a, b"ck alice\n"); // a line in two pieces
+    assert_eq!(h.received_string(a), "* you are now alice\n");
+    assert_eq!(h.received_string(b), "* guest-1 is now alice\n");
+    assert_eq!(h.received_string(c), "* guest-1 is now alice\n");
 
-    send(&mut b, b"/nick alice\r\n");
-    assert_eq!(read_line(&mut b), "* that nickname is taken\n");
-    send(&mut b, b"hello, room\r\n");
-    assert_eq!(read_line(&mut a), "<guest-2> hello, room\n");
-    assert_eq!(read_line(&mut c), "<guest-2> hello, room\n");
+    h.send(b, b"/nick alice\r\nhello, room\r\n");
+    assert_eq!(h.received_string(b), "* that nickname is taken\n");
+    assert_eq!(h.received_string(a), "<guest-2> hello, room\n");
+    assert_eq!(h.received_string(c), "<guest-2> hello, room\n");
 
-    send(&mut c, b"/quit\n");
-    assert_eq!(read_line(&mut c), "* bye\n");
-    assert_eof(&mut c);
-    assert_eq!(read_line(&mut a), "* guest-3 left\n");
+    h.send(c, b"/quit\n");
+    assert_eq!(h.received_string(c), "* bye\n");
+    assert!(matches!(h.close_reason(c), Some(CloseReason::Closed)));
+    assert_eq!(h.received_string(a), "* guest-3 left\n");
     // b never got its own line: the next thing it reads is c leaving.
-    assert_eq!(read_line(&mut b), "* guest-3 left\n");
-    stop(loops);
+    assert_eq!(h.received_string(b), "* guest-3 left\n");
 }
 
 #[test]
 fn a_client_that_never_reads_is_disconnected_by_the_send_timeout() {
-    let config = chat::config().send_timeout(Some(Duration::from_millis(300)));
-    let (addr, loops) = server_with(config);
-    let mut talker = join(addr, 1);
-    let slow = join(addr, 2);
-    assert_eq!(read_line(&mut talker), "* guest-2 joined\n");
-    rustix::net::sockopt::set_socket_recv_buffer_size(&slow, 4096).unwrap();
-    let mut writer = talker.try_clone().unwrap();
+    let h = &mut room();
+    let talker = join(h, 1);
+    let slow = join(h, 2);
+    assert_eq!(h.received_string(talker), "* guest-2 joined\n");
+    h.stop_reading(slow);
     let line = format!("{}\n", "x".repeat(1000));
-    // Far more than the slow client's high watermark plus every kernel buffer on the way: the
-    // talker is made to wait for it, and it is dropped once it made no progress for 300 ms.
-    let flood = std::thread::spawn(move || {
-        for _ in 0..20_000 {
-            if writer.write_all(line.as_bytes()).is_err() {
-                return;
-            }
-        }
-    });
-    assert_eq!(read_line(&mut talker), "* guest-2 left (too slow to read)\n");
-    drop(talker);
-    flood.join().unwrap();
-    drop(slow);
-    stop(loops);
+    for _ in 0..200 {
+        h.send(talker, line.as_bytes());
+    }
+    // The talker waits for the slow reader (its lines stay unread, nothing is lost)...
+    assert!(h.is_open(slow) && h.is_open(talker));
+    assert!(h.unread(talker) > 0, "the talker was made to wait");
+    h.advance(chat::SEND_TIMEOUT - Duration::from_secs(1));
+    assert!(h.is_open(slow));
+    // ...until the reader took nothing for the send timeout.
+    h.advance(Duration::from_secs(1));
+    assert!(matches!(h.close_reason(slow), Some(CloseReason::SendTimeout)));
+    assert_eq!(h.received_string(talker), "* guest-2 left (too slow to read)\n");
+    assert_eq!(h.unread(talker), 0, "released: the rest was handled");
 }
 
 #[test]
 fn an_overlong_line_disconnects_its_sender() {
-    let (addr, loops) = server();
-    let mut a = join(addr, 1);
-    let mut b = join(addr, 2);
-    assert_eq!(read_line(&mut a), "* guest-2 joined\n");
-    send(&mut b, "y".repeat(chat::MAX_LINE + 100).as_bytes());
-    assert_eq!(read_line(&mut a), "* guest-2 left (line too long)\n");
-    assert_eof(&mut b);
-    stop(loops);
+    let h = &mut room();
+    let a = join(h, 1);
+    let b = join(h, 2);
+    assert_eq!(h.received_string(a), "* guest-2 joined\n");
+    h.send(b, "y".repeat(chat::MAX_LINE + 100).as_bytes());
+    assert!(matches!(h.close_reason(b), Some(CloseReason::InputTooLarge)));
+    assert_eq!(h.received_string(a), "* guest-2 left (line too long)\n");
 }
 
 #[test]
 fn a_fast_sender_is_slowed_to_a_slow_readers_pace_and_nothing_is_lost() {
-    let (addr, loops) = server();
-    let mut talker = join(addr, 1);
-    let mut slow = join(addr, 2);
-    assert_eq!(read_line(&mut talker), "* guest-2 joined\n");
+    let h = &mut room();
+    let talker = join(h, 1);
+    let slow = join(h, 2);
+    assert_eq!(h.received_string(talker), "* guest-2 joined\n");
     let lines: Vec<String> =
         (0..8_000).map(|i| format!("line {i:06} {}\n", "z".repeat(90))).collect();
-    let flood: Vec<u8> = lines.concat().into_bytes();
     let expected: Vec<u8> =
         lines.iter().flat_map(|l| format!("<guest-1> {l}").into_bytes()).collect();
-    let mut writer = talker.try_clone().unwrap();
-    // 900 KB in one burst, read in small pieces: 14 times the reader's high watermark.
-    let sending = std::thread::spawn(move || writer.write_all(&flood).unwrap());
-    let mut got = vec![0u8; expected.len()];
-    let mut at = 0;
-    while at < got.len() {
-        let n = slow.read(&mut got[at..(at + 512).min(expected.len())]).unwrap();
-        assert!(n > 0, "the slow reader was disconnected after {at} bytes");
-        at += n;
+    // 900 KB in one burst, 14 times the reader's high watermark, read 4 KiB at a time.
+    h.stop_reading(slow);
+    h.send(talker, lines.concat().as_bytes());
+    let mut got = Vec::new();
+    for _ in 0..10_000 {
+        if got.len() >= expected.len() {
+            break;
+        }
+        let backlog = h.pending_output::<chat::Member>(slow).unwrap();
+        assert!(backlog <= chat::MAX_BACKLOG, "the reader's backlog is bounded: {backlog}");
+        h.read_more(slow, 4096);
+        got.extend(h.received(slow));
     }
-    sending.join().unwrap();
     assert!(got == expected, "lines were lost or reordered");
     // Both are still in the room.
-    send(&mut slow, b"done\n");
-    assert_eq!(read_line(&mut talker), "<guest-2> done\n");
+    h.send(slow, b"done\n");
+    assert_eq!(h.received_string(talker), "<guest-2> done\n");
+}
+
+/// The whole room on real sockets, as a client sees it.
+#[test]
+fn a_room_on_tcp() {
+    let (addr, loops) = spawn_server(move |socket| {
+        let mut manager = Manager::with_state(Net::new(chat::Room::default()))?;
+        chat::build(&mut manager, socket, chat::config())?;
+        Ok(manager)
+    });
+    let mut a = connect(addr);
+    assert!(read_line(&mut a).starts_with("* welcome guest-1;"));
+    assert_eq!(read_line(&mut a), "* guest-1 joined\n");
+    let mut b = connect(addr);
+    assert!(read_line(&mut b).starts_with("* welcome guest-2;"));
+    assert_eq!(read_line(&mut a), "* guest-2 joined\n");
+    send(&mut b, b"hi\n");
+    assert_eq!(read_line(&mut a), "<guest-2> hi\n");
+    send(&mut a, b"/quit\n");
+    assert_eq!(read_line(&mut a), "* bye\n");
+    assert_eof(&mut a);
     stop(loops);
 }
 
@@ -145,19 +160,20 @@ fn a_burst_of_joins_is_announced_once_per_turn() {
     chat::build(&mut m, socket, chat::config()).unwrap();
     let mut first = connect(addr);
     turn_until(&mut m, 50, |m| m.state().connections() == 1);
-    m.turn(Some(Duration::ZERO)).unwrap();
+    // Joins are announced in the turn after `on_open` (it runs in the accept's turn).
+    settle(&mut m);
     assert!(read_line(&mut first).starts_with("* welcome guest-1;"));
     assert_eq!(read_line(&mut first), "* guest-1 joined\n");
     // 100 clients wait in the backlog; the listener takes them 64 per event.
     let crowd: Vec<TcpStream> = (0..100).map(|_| connect(addr)).collect();
     turn_until(&mut m, 50, |m| m.state().connections() == 101);
-    m.turn(Some(Duration::ZERO)).unwrap();
+    settle(&mut m);
     // Two turns of joins: two announcements, not a hundred lines to each of 100 members.
     assert_eq!(read_line(&mut first), "* 64 joined and 0 left\n");
     assert_eq!(read_line(&mut first), "* 36 joined and 0 left\n");
     drop(crowd);
     turn_until(&mut m, 50, |m| m.state().connections() == 1);
-    m.turn(Some(Duration::ZERO)).unwrap();
+    settle(&mut m);
     // Departures are batched the same way: every one is counted, in far fewer lines.
     first.set_nonblocking(true).unwrap();
     let mut text = String::new();
@@ -172,4 +188,12 @@ fn a_burst_of_joins_is_announced_once_per_turn() {
     }
     assert_eq!(left, 100, "{text}");
     assert!(text.lines().count() <= 20, "{} announcement lines", text.lines().count());
+}
+
+/// Turns until no wake is pending (the announcer has run).
+fn settle(m: &mut Manager<Net<chat::Room>>) {
+    m.turn(Some(Duration::ZERO)).unwrap();
+    while m.wakes_pending() {
+        m.turn(Some(Duration::ZERO)).unwrap();
+    }
 }

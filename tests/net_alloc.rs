@@ -19,12 +19,7 @@ static ALLOC: dhat::Alloc = dhat::Alloc;
 struct Echo;
 
 impl Protocol<u64> for Echo {
-    fn on_data(
-        &mut self,
-        input: &[u8],
-        out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, u64>,
-    ) -> usize {
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, u64>) -> usize {
         out.extend_from_slice(input);
         *cx.state() += input.len() as u64;
         input.len()

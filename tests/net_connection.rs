@@ -88,7 +88,7 @@ fn partial_and_vectored_writes_deliver_everything_in_order() {
     let shared: Arc<[u8]> = Arc::from(pattern(300_000, 3));
     let reply = {
         let shared = shared.clone();
-        move |input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_, Log>| {
+        move |input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, Log>| {
             out.extend_from_slice(b"head:");
             out.push_shared(shared.clone());
             out.push_static(b"|static|");
@@ -188,6 +188,7 @@ fn partial_messages_are_offered_again_with_the_next_bytes() {
         end
     });
     Connection::new(lines, ConnConfig::default()).register_with(&mut m, server).unwrap();
+    m.turn(Some(WAIT)).unwrap(); // `on_open`
     for piece in [&b"hel"[..], b"lo\nwor", b"ld", b"\n"] {
         send(&mut client, piece);
         m.turn(Some(WAIT)).unwrap();
@@ -254,7 +255,7 @@ fn hangup_while_paused_still_delivers_the_unread_input() {
 fn an_idle_connection_keeps_no_buffer() {
     struct Echo;
     impl Protocol for Echo {
-        fn on_data(&mut self, i: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+        fn on_data(&mut self, i: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
             out.extend_from_slice(i);
             i.len()
         }

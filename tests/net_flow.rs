@@ -98,12 +98,7 @@ fn a_long_pipeline_is_answered_over_several_turns_without_new_bytes() {
 struct Sequential;
 
 impl Protocol<Log> for Sequential {
-    fn on_data(
-        &mut self,
-        input: &[u8],
-        out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Log>,
-    ) -> usize {
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, Log>) -> usize {
         let Some(end) = input.iter().position(|&b| b == b'\n') else { return 0 };
         out.extend_from_slice(b"ok ");
         out.extend_from_slice(&input[..=end]);
@@ -111,7 +106,7 @@ impl Protocol<Log> for Sequential {
         end + 1
     }
 
-    fn on_drained(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_drained(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         cx.resume_reading();
     }
 }
@@ -478,17 +473,12 @@ impl Stream {
 }
 
 impl Protocol<Log> for Stream {
-    fn on_data(
-        &mut self,
-        input: &[u8],
-        out: &mut Outbox,
-        _: &mut ProtoContext<'_, '_, Log>,
-    ) -> usize {
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, Log>) -> usize {
         self.next(out);
         input.len()
     }
 
-    fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         self.next(out);
         let held = self.max_held;
         cx.state().calls.push(held);

@@ -135,3 +135,22 @@ fn bad_addresses_are_errors() {
     let endpoint: Endpoint = long.parse().unwrap();
     assert!(ioman::net::listen(&endpoint, BindOptions::default()).is_err());
 }
+
+#[test]
+fn the_factory_can_get_the_peer_address_from_accept() {
+    let mut m = manager();
+    let socket =
+        ioman::net::listen(&"127.0.0.1:0".parse().unwrap(), BindOptions::default()).unwrap();
+    let addr = tcp_addr(&socket);
+    Listener::with_peer(|socket, peer, cx: &mut ioman::Context<'_, Net<Log>>| {
+        let key = cx.key();
+        cx.state().app_mut().events.push((key, format!("peer:{peer}")));
+        drop(socket);
+    })
+    .register(&mut m, socket)
+    .unwrap();
+    let client = connect(addr);
+    turn_until(&mut m, 50, |m| m.state().stats().accepted == 1);
+    let expected = format!("peer:{}", client.local_addr().unwrap());
+    assert_eq!(m.state().app().count(&expected), 1, "{:?}", m.state().app().events);
+}

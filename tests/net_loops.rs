@@ -69,7 +69,7 @@ impl ioman::net::Protocol for EchoUnit {
         &mut self,
         input: &[u8],
         out: &mut ioman::net::Outbox,
-        _: &mut ioman::net::ProtoContext<'_, '_>,
+        _: &mut ioman::net::ProtoContext<'_>,
     ) -> usize {
         out.extend_from_slice(input);
         input.len()

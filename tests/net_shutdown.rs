@@ -17,10 +17,10 @@ use std::time::Duration;
 struct Stubborn;
 
 impl Protocol<Log> for Stubborn {
-    fn on_data(&mut self, i: &[u8], _: &mut Outbox, _: &mut ProtoContext<'_, '_, Log>) -> usize {
+    fn on_data(&mut self, i: &[u8], _: &mut Outbox, _: &mut ProtoContext<'_, Log>) -> usize {
         i.len()
     }
-    fn on_shutdown(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_shutdown(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         let key = cx.key();
         cx.state().events.push((key, "stubborn".into()));
     }

@@ -25,7 +25,7 @@
 //! This file is shared by `main.rs` and the tests (`#[path]`), so it holds no `main`.
 
 use ioman::net::framing::{Frames, Lines};
-use ioman::net::{CloseReason, ConnConfig, Connection, Listener, Net, NetError, Outbox, Peer};
+use ioman::net::{CloseReason, ConnConfig, Listener, Net, NetError, Outbox, Peer};
 use ioman::net::{ProtoContext, Protocol};
 use ioman::{Context, Handler, Key, Manager, Timeout, Timer};
 use rustix::fd::{BorrowedFd, OwnedFd};
@@ -94,39 +94,46 @@ pub fn config() -> ConnConfig {
         .max_input(MAX_LINE + 2)
 }
 
-/// Registers the chat listener for `socket` with `manager`, and the announcer.
+/// Registers the chat listener for `socket` with `manager`, and the room's announcer.
 pub fn build(
     manager: &mut Manager<Net<Room>>,
     socket: OwnedFd,
     config: ConnConfig,
 ) -> Result<Key, NetError> {
+    open_room(manager)?;
+    Listener::serve(config, || Member).register(manager, socket)
+}
+
+/// Registers the room's announcer (see [`Announcer`]); `build` does it for a server, a test
+/// driving members without sockets does it itself.
+pub fn open_room(manager: &mut Manager<Net<Room>>) -> Result<(), NetError> {
     let announcer = manager.add_timer(Timer::once(Duration::from_secs(1)), Announcer)?;
     manager.set_timeout(announcer, Timeout::Never)?;
     manager.state_mut().app_mut().announcer = Some(announcer);
-    let config = Arc::new(config);
-    Listener::new(move |socket, cx: &mut Context<'_, Net<Room>>| {
-        let room = cx.state().app_mut();
-        room.guests += 1;
-        let nick = format!("guest-{}", room.guests);
-        let hello = format!("* welcome {nick}; /nick NAME to rename, /quit to leave\n");
-        let conn = Connection::new(Member, config.clone()).with_output(hello.as_bytes());
-        if let Ok(key) = conn.register(cx, socket) {
-            cx.state().app_mut().rename(key, nick.clone());
-            announce(cx, Presence::Joined(nick));
-        }
-    })
-    .register(manager, socket)
+    Ok(())
 }
 
 /// One client. Its nickname lives in the room, where the others can see it.
 pub struct Member;
 
 impl Protocol<Room> for Member {
+    /// A new client: named `guest-N`, greeted, and announced to the room.
+    fn on_open(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Room>) {
+        let room = cx.state();
+        room.guests += 1;
+        let nick = format!("guest-{}", room.guests);
+        let hello = format!("* welcome {nick}; /nick NAME to rename, /quit to leave\n");
+        out.extend_from_slice(hello.as_bytes());
+        let me = cx.key();
+        cx.state().rename(me, nick.clone());
+        announce(cx.context(), Presence::Joined(nick));
+    }
+
     fn on_data(
         &mut self,
         input: &[u8],
         out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Room>,
+        cx: &mut ProtoContext<'_, Room>,
     ) -> usize {
         let mut lines = Frames::new(Lines::new(MAX_LINE), input);
         // One line at a time, while the readers keep up (see the module docs). A line over
@@ -139,7 +146,7 @@ impl Protocol<Room> for Member {
         lines.consumed()
     }
 
-    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Room>) {
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, Room>) {
         let me = cx.key();
         let Some(nick) = cx.state().remove(me) else { return };
         let why = match reason {
@@ -153,7 +160,7 @@ impl Protocol<Room> for Member {
 
 impl Member {
     /// Handles one line.
-    fn line(&mut self, line: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Room>) {
+    fn line(&mut self, line: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, Room>) {
         let me = cx.key();
         if line == b"/quit" {
             out.extend_from_slice(b"* bye\n");
@@ -186,7 +193,7 @@ impl Member {
 }
 
 /// Broadcasts `line` from member `me` and waits for every reader it backed up.
-fn send_all(cx: &mut ProtoContext<'_, '_, Room>, me: Key, line: &[u8]) {
+fn send_all(cx: &mut ProtoContext<'_, Room>, me: Key, line: &[u8]) {
     for reader in broadcast(cx.context(), Some(me), Arc::from(line)) {
         let _ = cx.wait_for(reader);
     }

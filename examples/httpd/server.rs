@@ -45,7 +45,7 @@ impl Http {
     }
 
     /// Answers 408 and closes if the partial request is past its deadline.
-    fn enforce_deadline(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+    fn enforce_deadline(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Site>) {
         if let Some(started) = self.partial {
             if cx.now() >= started + self.idle && self.session.on_idle_timeout(out) {
                 cx.close_after_flush();
@@ -54,7 +54,7 @@ impl Http {
     }
 
     /// Cancels the request-deadline timer, if one is armed.
-    fn disarm(&mut self, cx: &mut ProtoContext<'_, '_, Site>) {
+    fn disarm(&mut self, cx: &mut ProtoContext<'_, Site>) {
         if self.partial.take().is_some() {
             cx.cancel_timer();
         }
@@ -66,7 +66,7 @@ impl Protocol<Site> for Http {
         &mut self,
         input: &[u8],
         out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Site>,
+        cx: &mut ProtoContext<'_, Site>,
     ) -> usize {
         let progress = self.session.on_bytes(cx.state(), input, out);
         if progress.close {
@@ -84,12 +84,12 @@ impl Protocol<Site> for Http {
         progress.consumed
     }
 
-    fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+    fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Site>) {
         self.enforce_deadline(out, cx);
     }
 
     /// Runs only with no output pending (a stalled send is the send timeout's business).
-    fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Site>) {
+    fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Site>) {
         self.session.on_idle_timeout(out);
         cx.close_after_flush();
     }

@@ -69,12 +69,7 @@ impl Default for Kv {
 }
 
 impl Protocol<Db> for Kv {
-    fn on_data(
-        &mut self,
-        input: &[u8],
-        out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Db>,
-    ) -> usize {
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, Db>) -> usize {
         let now = cx.now();
         let db = cx.state();
         let progress = self.session.on_bytes(&mut db.store, now, input, out);

@@ -92,7 +92,7 @@ impl Protocol<Upstream> for Side {
         &mut self,
         input: &[u8],
         _: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Upstream>,
+        cx: &mut ProtoContext<'_, Upstream>,
     ) -> usize {
         let Some(peer) = self.peer else {
             cx.close();
@@ -108,7 +108,7 @@ impl Protocol<Upstream> for Side {
         input.len()
     }
 
-    fn on_eof(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Upstream>) {
+    fn on_eof(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Upstream>) {
         // Forward the half-close; keep sending the other direction.
         if let Some(peer) = self.peer {
             if cx.conn(peer).shutdown_write().is_err() {
@@ -117,7 +117,7 @@ impl Protocol<Upstream> for Side {
         }
     }
 
-    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Upstream>) {
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, Upstream>) {
         if let CloseReason::ConnectFailed(e) = reason {
             eprintln!("proxy: connecting to {} failed: {e}", cx.state().to);
         }

@@ -35,7 +35,7 @@ impl Log {
     }
 }
 
-type DataFn = Box<dyn FnMut(&[u8], &mut Outbox, &mut ProtoContext<'_, '_, Log>) -> usize>;
+type DataFn = Box<dyn FnMut(&[u8], &mut Outbox, &mut ProtoContext<'_, Log>) -> usize>;
 
 /// A protocol whose `on_data` is a closure and whose other hooks log themselves and then
 /// do the default (except `on_eof` with a `farewell`, and `on_wake`, which resumes reading).
@@ -43,14 +43,16 @@ pub struct Script {
     data: DataFn,
     /// On end of stream: send this, then `shutdown_write` (instead of closing).
     pub farewell: Option<&'static [u8]>,
+    /// Sent from `on_open`.
+    pub greeting: Option<&'static [u8]>,
 }
 
 impl Script {
     /// A script with this `on_data`.
     pub fn new(
-        data: impl FnMut(&[u8], &mut Outbox, &mut ProtoContext<'_, '_, Log>) -> usize + 'static,
+        data: impl FnMut(&[u8], &mut Outbox, &mut ProtoContext<'_, Log>) -> usize + 'static,
     ) -> Script {
-        Script { data: Box::new(data), farewell: None }
+        Script { data: Box::new(data), farewell: None, greeting: None }
     }
 
     /// Echoes everything and logs it.
@@ -70,6 +72,12 @@ impl Script {
         })
     }
 
+    /// Sets the greeting sent from `on_open`.
+    pub fn greeting(mut self, bytes: &'static [u8]) -> Script {
+        self.greeting = Some(bytes);
+        self
+    }
+
     /// Sets the end-of-stream farewell.
     pub fn farewell(mut self, bytes: &'static [u8]) -> Script {
         self.farewell = Some(bytes);
@@ -77,23 +85,25 @@ impl Script {
     }
 }
 
-fn log(cx: &mut ProtoContext<'_, '_, Log>, what: impl Into<String>) {
+fn log(cx: &mut ProtoContext<'_, Log>, what: impl Into<String>) {
     let key = cx.key();
     cx.state().events.push((key, what.into()));
 }
 
 impl Protocol<Log> for Script {
-    fn on_data(
-        &mut self,
-        input: &[u8],
-        out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Log>,
-    ) -> usize {
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, Log>) -> usize {
         cx.state().calls.push(input.len());
         (self.data)(input, out, cx)
     }
 
-    fn on_eof(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_open(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
+        log(cx, "open");
+        if let Some(bytes) = self.greeting {
+            out.extend_from_slice(bytes);
+        }
+    }
+
+    fn on_eof(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         log(cx, "eof");
         match self.farewell {
             Some(bytes) => {
@@ -104,30 +114,30 @@ impl Protocol<Log> for Script {
         }
     }
 
-    fn on_drained(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_drained(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         log(cx, "drained");
     }
 
-    fn on_wake(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_wake(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         log(cx, "wake");
         cx.resume_reading(); // a wake is how a test resumes a script that paused itself
     }
 
-    fn on_timer(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_timer(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         log(cx, "timer");
     }
 
-    fn on_idle(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_idle(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         log(cx, "idle");
         cx.close();
     }
 
-    fn on_shutdown(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_shutdown(&mut self, _: &mut Outbox, cx: &mut ProtoContext<'_, Log>) {
         log(cx, "shutdown");
         cx.close_after_flush();
     }
 
-    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, Log>) {
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, Log>) {
         log(cx, format!("close:{}", reason_name(reason)));
     }
 }

@@ -60,7 +60,7 @@ impl fmt::Debug for Clock {
 /// so a test keeps a clone and moves the manager's time forward.
 ///
 /// ```
-/// use ioman_core::ManualClock;
+/// use ioman::ManualClock;
 /// use std::time::Duration;
 /// let clock = ManualClock::new();
 /// let t0 = clock.now();

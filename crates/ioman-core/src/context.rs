@@ -39,6 +39,12 @@ pub struct Context<'a, S, R = Boxed<S>> {
 }
 
 impl<S, R> Context<'_, S, R> {
+    /// The same context for a shorter lifetime: a handle to pass on by value (as ioman-net's
+    /// `ProtoContext` holds one) while this one is borrowed.
+    pub fn reborrow(&mut self) -> Context<'_, S, R> {
+        Context { reg: self.reg, state: self.state, cur: self.cur }
+    }
+
     /// The key of the registration being called.
     pub fn key(&self) -> Key {
         self.cur.key
@@ -119,6 +125,17 @@ impl<S, R> Context<'_, S, R> {
         handler: impl IntoHandler<S, R>,
     ) -> Result<Key> {
         self.reg.add_fd(fd.into(), interest.into(), timeout, handler.into_handler())
+    }
+
+    /// Adds a detached registration (see
+    /// [`Manager::add_detached`](crate::Manager::add_detached)).
+    pub fn add_detached(
+        &mut self,
+        interest: impl Into<Option<Interest>>,
+        timeout: Timeout,
+        handler: impl IntoHandler<S, R>,
+    ) -> Key {
+        self.reg.add_detached(interest.into(), timeout, handler.into_handler())
     }
 
     /// Adds a standalone timer (see [`Manager::add_timer`](crate::Manager::add_timer)).

@@ -5,6 +5,7 @@
 
 use crate::Context;
 use rustix::fd::BorrowedFd;
+use std::any::Any;
 use std::io;
 
 /// Why `on_error` is called. Both are terminal: when `on_error` returns, the manager closes the
@@ -50,7 +51,7 @@ pub enum Failure {
 ///
 /// # Example
 /// ```
-/// use ioman_core::{Context, Handler};
+/// use ioman::{Context, Handler};
 /// use rustix::fd::BorrowedFd;
 ///
 /// /// Counts the bytes a peer sends, and closes at end of stream.
@@ -116,12 +117,39 @@ pub trait Handler<S = (), R = Boxed<S>> {
 /// The default handler storage: any `Handler<S>` behind a box, so registrations with different
 /// handler types share one [`Manager<S>`](crate::Manager). Created for you by
 /// [`IntoHandler`]: pass the handler itself to `add`.
-pub struct Boxed<S: 'static = ()>(Box<dyn Handler<S, Boxed<S>>>);
+pub struct Boxed<S: 'static = ()>(Box<dyn AnyHandler<S>>);
+
+/// A boxed handler that can also be seen as [`Any`], so its concrete type can be recovered
+/// ([`Boxed::downcast_ref`]). Implemented for every `'static` handler.
+trait AnyHandler<S: 'static>: Handler<S, Boxed<S>> + Any {
+    fn as_any(&self) -> &dyn Any;
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+}
+
+impl<S: 'static, T: Handler<S, Boxed<S>> + 'static> AnyHandler<S> for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
 
 impl<S: 'static> Boxed<S> {
     /// Boxes a handler.
     pub fn new(handler: impl Handler<S, Boxed<S>> + 'static) -> Boxed<S> {
         Boxed(Box::new(handler))
+    }
+
+    /// The handler, if it is a `T` (e.g. to inspect a registration's state between turns,
+    /// through [`Manager::handler`](crate::Manager::handler)).
+    pub fn downcast_ref<T: 'static>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref()
+    }
+
+    /// The handler, mutably, if it is a `T`.
+    pub fn downcast_mut<T: 'static>(&mut self) -> Option<&mut T> {
+        self.0.as_any_mut().downcast_mut()
     }
 }
 
@@ -165,7 +193,7 @@ impl<S: 'static, T: Handler<S, Boxed<S>> + 'static> IntoHandler<S, Boxed<S>> for
 /// typically an enum of a program's protocols, used as `Manager<S, MyEnum>`.
 ///
 /// ```
-/// use ioman_core::{Context, Handler, Manager, Unboxed};
+/// use ioman::{Context, Handler, Manager, Unboxed};
 /// use rustix::fd::BorrowedFd;
 ///
 /// enum Proto { Ping, Pong }

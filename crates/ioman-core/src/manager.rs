@@ -61,7 +61,7 @@ pub struct PanicReport {
 ///
 /// # Example: a pipe, a handler, one turn
 /// ```
-/// use ioman_core::{Context, Handler, Interest, Manager, Timeout};
+/// use ioman::{Context, Handler, Interest, Manager, Timeout};
 /// use rustix::fd::BorrowedFd;
 /// use std::time::Duration;
 ///
@@ -148,6 +148,23 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
         self.reg.add_fd(fd.into(), interest.into(), timeout, handler.into_handler())
     }
 
+    /// Adds a *detached* registration: one with no fd, which otherwise behaves like an fd
+    /// registration whose fd never becomes ready. It has an interest (recorded and visible
+    /// through [`Context::interest`](crate::Context::interest), never told to epoll), an idle
+    /// timeout (`on_timeout` with `fd == None`), and it runs when woken (`on_wake` with
+    /// `fd == None`).
+    ///
+    /// This is what an in-memory transport needs: whoever produces its "readiness" wakes it.
+    /// ioman-net's socket-free test harness registers its connections this way.
+    pub fn add_detached(
+        &mut self,
+        interest: impl Into<Option<Interest>>,
+        timeout: Timeout,
+        handler: impl IntoHandler<S, R>,
+    ) -> Key {
+        self.reg.add_detached(interest.into(), timeout, handler.into_handler())
+    }
+
     /// Adds a standalone timer: a registration with no fd whose handler gets `on_timeout`
     /// (with `fd == None`) on the timer's schedule.
     pub fn add_timer(&mut self, timer: Timer, handler: impl IntoHandler<S, R>) -> Result<Key> {
@@ -183,6 +200,17 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     /// thread: `remote.post(move |m| { let _ = m.wake(key); })`.
     pub fn wake(&mut self, key: Key) -> Result<()> {
         self.reg.wake(key)
+    }
+
+    /// A registration's current interest (`None`: paused, a timer, or no such key).
+    pub fn interest(&self, key: Key) -> Option<Interest> {
+        self.reg.slots.get(key).and_then(|e| e.interest)
+    }
+
+    /// Whether a wake is pending: the next [`turn`](Self::turn) will call `on_wake` (and will
+    /// not sleep). Lets a driver turn "until quiet".
+    pub fn wakes_pending(&self) -> bool {
+        !self.reg.woken.is_empty()
     }
 
     /// Whether `key` names a live registration.

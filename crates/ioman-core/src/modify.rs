@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 /// is kept.
 ///
 /// ```
-/// use ioman_core::{Interest, Modify, Timeout};
+/// use ioman::{Interest, Modify, Timeout};
 /// use std::time::Duration;
 /// let m: Modify<()> = Modify::new()
 ///     .interest(Interest::READ | Interest::WRITE)

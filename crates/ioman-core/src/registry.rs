@@ -124,6 +124,23 @@ impl<R> Registry<R> {
         Ok(key)
     }
 
+    /// Adds a registration with no fd that otherwise behaves like an fd registration: an
+    /// interest (recorded, never told to epoll), an idle timeout, wakes.
+    pub(crate) fn add_detached(
+        &mut self,
+        interest: Option<Interest>,
+        timeout: Timeout,
+        handler: R,
+    ) -> Key {
+        let idle = ticks(timeout.duration());
+        let key = self.slots.insert(Entry::new(handler, None, Kind::Fd { idle }, interest));
+        if idle != NEVER {
+            let at = self.time.now_tick().saturating_add(idle);
+            self.arm(key, at);
+        }
+        key
+    }
+
     /// Adds a standalone timer.
     pub(crate) fn add_timer(&mut self, timer: Timer, handler: R) -> Result<Key> {
         let timer = timer.validate()?;

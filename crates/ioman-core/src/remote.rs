@@ -23,7 +23,7 @@ pub(crate) struct Shared<S, R> {
 /// A handle to a [`Manager`] usable from any thread: post work into the loop, or stop it.
 ///
 /// ```
-/// use ioman_core::Manager;
+/// use ioman::Manager;
 /// let mut manager: Manager<u32> = Manager::new().unwrap();
 /// let remote = manager.remote();
 /// std::thread::spawn(move || {

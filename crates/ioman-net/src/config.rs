@@ -8,8 +8,8 @@ use std::time::Duration;
 /// How a [`Connection`](crate::Connection) reads, buffers and times out.
 ///
 /// ```
-/// use ioman_net::ConnConfig;
-/// use ioman_core::Timeout;
+/// use ioman::net::ConnConfig;
+/// use ioman::Timeout;
 /// use std::time::Duration;
 /// let cfg = ConnConfig::default()
 ///     .idle(Timeout::Idle(Duration::from_secs(30)))

@@ -8,6 +8,7 @@ mod mail;
 mod output;
 
 use crate::flags::Flags;
+use crate::transport::Transport;
 use crate::{CloseReason, ConnConfig, Net, NetError, Outbox, ProtoContext, Protocol};
 use ioman_core::{Context, Failure, Handler, Interest, Key, Manager};
 use rustix::fd::{BorrowedFd, OwnedFd};
@@ -33,14 +34,14 @@ use std::sync::Arc;
 /// - a panicking protocol hook still ends in `on_close`.
 ///
 /// ```
-/// use ioman_core::Manager;
-/// use ioman_net::{ConnConfig, Connection, Net, Outbox, ProtoContext, Protocol};
+/// use ioman::Manager;
+/// use ioman::net::{ConnConfig, Connection, Net, Outbox, ProtoContext, Protocol};
 /// use rustix::net::{AddressFamily, SocketFlags, SocketType, socketpair};
 /// use std::time::Duration;
 ///
 /// struct Upper;
 /// impl Protocol for Upper {
-///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
 ///         out.vec().extend(input.iter().map(u8::to_ascii_uppercase));
 ///         input.len()
 ///     }
@@ -65,6 +66,8 @@ pub struct Connection<P> {
     queue: Outbox,
     config: Arc<ConnConfig>,
     flags: Flags,
+    /// Where the bytes go: the socket, or an in-memory wire (see [`testing`](crate::testing)).
+    transport: Transport,
 }
 
 impl<P> Connection<P> {
@@ -73,7 +76,14 @@ impl<P> Connection<P> {
         let config = config.into();
         let mut queue = Outbox::new();
         queue.set_limits(config.high_water, config.output_cap());
-        Connection { proto, input: Vec::new(), queue, config, flags: Flags::default() }
+        Connection {
+            proto,
+            input: Vec::new(),
+            queue,
+            config,
+            flags: Flags::default(),
+            transport: Transport::Socket,
+        }
     }
 
     /// A connection for a socket whose non-blocking connect is under way (see
@@ -84,6 +94,12 @@ impl<P> Connection<P> {
         let mut conn = Connection::new(proto, config);
         conn.flags.set(Flags::CONNECTING);
         conn
+    }
+
+    /// The same connection over another transport (the [`testing`](crate::testing) wire).
+    pub(crate) fn over(mut self, transport: Transport) -> Connection<P> {
+        self.transport = transport;
+        self
     }
 
     /// Queues `bytes` to be sent first (a greeting).
@@ -121,6 +137,7 @@ impl<P> Connection<P> {
         let (interest, timeout, cap) = self.registration();
         let key = cx.add(fd, interest, timeout, self)?;
         opened(cx.state(), key, cap);
+        let _ = cx.wake(key); // `on_open`, this turn
         Ok(key)
     }
 
@@ -136,7 +153,29 @@ impl<P> Connection<P> {
         let (interest, timeout, cap) = self.registration();
         let key = manager.add(fd, interest, timeout, self)?;
         opened(manager.state_mut(), key, cap);
+        let _ = manager.wake(key); // `on_open`, next turn
         Ok(key)
+    }
+
+    /// Registers this connection without an fd (its transport is an in-memory wire).
+    pub(crate) fn register_detached<S: 'static>(mut self, manager: &mut Manager<Net<S>>) -> Key
+    where
+        P: Protocol<S>,
+    {
+        let (interest, timeout, cap) = self.registration();
+        let key = manager.add_detached(interest, timeout, self);
+        opened(manager.state_mut(), key, cap);
+        let _ = manager.wake(key); // `on_open`, next turn
+        key
+    }
+
+    /// The timeout the connection's state calls for: the send timeout while output waits,
+    /// the idle timeout otherwise.
+    fn current_timeout(&self) -> ioman_core::Timeout {
+        match self.flags.has(Flags::SEND_WAIT) {
+            true => self.config.effective_send_timeout(),
+            false => self.config.idle,
+        }
     }
 
     /// The interest, timeout and peer cap to register with.
@@ -192,16 +231,7 @@ fn opened<S>(net: &mut Net<S>, key: Key, cap: usize) {
 
 impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
     fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>) {
-        self.guarded(Some(fd), cx, |conn, cx| {
-            let result = match conn.can_offer() {
-                true => conn.read(fd, cx, conn.config.read_budget, input::Mode::Offer),
-                false => conn.buffer_until_eof(fd, cx), // EPOLLRDHUP while paused
-            };
-            match result {
-                Ok(()) => conn.settle(fd, cx),
-                Err(reason) => conn.finish(Some(fd), cx, reason),
-            }
-        });
+        self.guarded(Some(fd), cx, |conn, cx| conn.readable(Some(fd), cx));
     }
 
     fn on_write(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>) {
@@ -214,15 +244,14 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
                     }
                 }
             }
-            conn.settle(fd, cx);
+            conn.settle(Some(fd), cx);
         });
     }
 
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
-        let Some(fd) = fd else { return };
-        self.guarded(Some(fd), cx, |conn, cx| {
+        self.guarded(fd, cx, |conn, cx| {
             if conn.flags.has(Flags::SEND_WAIT) && !conn.queue.is_empty() {
-                return conn.finish(Some(fd), cx, CloseReason::SendTimeout);
+                return conn.finish(fd, cx, CloseReason::SendTimeout);
             }
             conn.hook(fd, cx, |p, out, pcx| p.on_idle(out, pcx));
             conn.settle(fd, cx);
@@ -231,20 +260,35 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
 
     /// Another connection (through [`Peer`](crate::Peer)), a shutdown, or this connection
     /// itself (more kept input to offer next turn) asked it to run: settling does the rest.
+    /// For a transport without an fd (the [`testing`](crate::testing) wire), a wake is also
+    /// its readiness: the peer sent, finished, reset, or took output.
     fn on_wake(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
-        if let Some(fd) = fd {
-            self.guarded(Some(fd), cx, |conn, cx| {
-                conn.flags.clear(Flags::STALLED);
-                conn.settle(fd, cx);
-            });
-        }
+        self.guarded(fd, cx, |conn, cx| {
+            conn.flags.clear(Flags::STALLED);
+            if fd.is_none() {
+                if conn.transport.reset() {
+                    let reset = io::Error::from(io::ErrorKind::ConnectionReset);
+                    return conn.finish(fd, cx, CloseReason::Error(reset));
+                }
+                let read = conn.transport.wake_finds_input(fd) && conn.wants_read(cx);
+                let write = conn.transport.wake_finds_room() && !conn.queue.is_empty();
+                if read || write {
+                    // What the core does for an fd's `on_read`/`on_write`: activity.
+                    cx.set_timeout(conn.current_timeout());
+                }
+                if read {
+                    return conn.readable(fd, cx);
+                }
+            }
+            conn.settle(fd, cx);
+        });
     }
 
     fn on_error(&mut self, fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, Net<S>>) {
         self.guarded(Some(fd), cx, |conn, cx| {
             let error = match failure {
                 Failure::Hangup if !conn.flags.has(Flags::CONNECTING) => {
-                    return conn.hangup(fd, cx);
+                    return conn.hangup(Some(fd), cx);
                 }
                 Failure::Hangup => io::Error::from(io::ErrorKind::ConnectionRefused),
                 Failure::Error(e) => e.unwrap_or_else(|| io::Error::other("socket error")),
@@ -271,7 +315,14 @@ impl<P> Connection<P> {
     ) where
         P: Protocol<S>,
     {
-        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| f(self, cx))) {
+        let run = AssertUnwindSafe(|| {
+            if !self.flags.has(Flags::OPENED) {
+                self.flags.set(Flags::OPENED);
+                self.hook(fd, cx, |p, out, pcx| p.on_open(out, pcx));
+            }
+            f(self, cx)
+        });
+        if let Err(payload) = catch_unwind(run) {
             self.panicked(fd, cx, payload);
         }
     }
@@ -306,13 +357,18 @@ impl<P> Connection<P> {
     /// what the protocol would do with its kept input, so that input is offered again.
     pub(super) fn hook<S: 'static>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Option<BorrowedFd<'_>>,
         cx: &mut Context<'_, Net<S>>,
-        f: impl FnOnce(&mut P, &mut Outbox, &mut ProtoContext<'_, '_, S>),
+        f: impl FnOnce(&mut P, &mut Outbox, &mut ProtoContext<'_, S>),
     ) {
         if !self.flags.has(Flags::CLOSED | Flags::CLOSE_NOW) {
             let before = self.queue.len();
-            let pcx = &mut ProtoContext { cx, flags: &mut self.flags, fd: Some(fd) };
+            let pcx = &mut ProtoContext {
+                cx: cx.reborrow(),
+                flags: &mut self.flags,
+                fd,
+                transport: &self.transport,
+            };
             f(&mut self.proto, &mut self.queue, pcx);
             self.flags.clear(Flags::STALLED);
             if self.queue.len() != before {
@@ -344,10 +400,16 @@ impl<P> Connection<P> {
             CloseReason::Panicked(_) => stats.panicked += 1,
             _ => {}
         }
-        log_close(key, fd, &reason);
+        log_close(key, &self.transport, fd, &reason);
         // The registration dies first, so nothing `on_close` does can reach it again.
         cx.close();
-        self.proto.on_close(&reason, &mut ProtoContext { cx, flags: &mut self.flags, fd });
+        let pcx = &mut ProtoContext {
+            cx: cx.reborrow(),
+            flags: &mut self.flags,
+            fd,
+            transport: &self.transport,
+        };
+        self.proto.on_close(&reason, pcx);
         crate::conn_timer::remove(cx, key);
         let net = cx.state();
         let waiters = net.forget(key);
@@ -363,6 +425,7 @@ impl<P> Connection<P> {
         }
         self.queue.clear();
         self.input = Vec::new();
+        self.transport.closed(reason);
     }
 }
 
@@ -371,8 +434,8 @@ impl<P> Connection<P> {
 /// at `debug`, a panicking protocol at `error`; with the connection's key and peer address
 /// (looked up only if a subscriber takes the event). Silent unless the application installs a
 /// subscriber; the counters in [`NetStats`](crate::NetStats) are kept either way.
-fn log_close(key: Key, fd: Option<BorrowedFd<'_>>, reason: &CloseReason) {
-    let peer = || fd.and_then(|fd| crate::peer_endpoint(fd).ok());
+fn log_close(key: Key, transport: &Transport, fd: Option<BorrowedFd<'_>>, reason: &CloseReason) {
+    let peer = || transport.peer_addr(fd);
     match reason {
         CloseReason::Closed | CloseReason::Done => {}
         CloseReason::OutputOverflow | CloseReason::SendTimeout | CloseReason::InputTooLarge => {

@@ -19,13 +19,13 @@ use std::str::FromStr;
 /// `unix:/run/app.sock`, or any text starting with `/` or `./` (a Unix path).
 ///
 /// ```
-/// use ioman_net::Endpoint;
+/// use ioman::net::Endpoint;
 /// let tcp: Endpoint = "127.0.0.1:7000".parse()?;
 /// assert_eq!(tcp.to_string(), "127.0.0.1:7000");
 /// let unix: Endpoint = "unix:/tmp/x.sock".parse()?;
 /// assert_eq!(unix, Endpoint::Unix("/tmp/x.sock".into()));
 /// assert!("no-port".parse::<Endpoint>().is_err());
-/// # Ok::<(), ioman_net::NetError>(())
+/// # Ok::<(), ioman::net::NetError>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Endpoint {
@@ -111,11 +111,11 @@ impl BindOptions {
 /// its path; a path where something still listens, or that is not a socket, is an error.
 ///
 /// ```
-/// use ioman_net::{BindOptions, Endpoint, listen, local_endpoint};
+/// use ioman::net::{BindOptions, Endpoint, listen, local_endpoint};
 /// let fd = listen(&"127.0.0.1:0".parse()?, BindOptions::default())?;
 /// let Endpoint::Tcp(addr) = local_endpoint(&fd)? else { unreachable!() };
 /// assert_ne!(addr.port(), 0);
-/// # Ok::<(), ioman_net::NetError>(())
+/// # Ok::<(), ioman::net::NetError>(())
 /// ```
 pub fn listen(endpoint: &Endpoint, options: BindOptions) -> Result<OwnedFd, NetError> {
     let fd = stream_socket(endpoint)?;
@@ -184,7 +184,7 @@ pub fn peer_endpoint(fd: impl AsFd) -> Result<Endpoint, NetError> {
     endpoint_of(any, "getpeername")
 }
 
-fn endpoint_of(any: SocketAddrAny, call: &'static str) -> Result<Endpoint, NetError> {
+pub(crate) fn endpoint_of(any: SocketAddrAny, call: &'static str) -> Result<Endpoint, NetError> {
     if let Ok(addr) = SocketAddr::try_from(any.clone()) {
         return Ok(Endpoint::Tcp(addr));
     }

@@ -44,6 +44,8 @@ impl Flags {
     pub(crate) const RDHUP_SEEN: u32 = 1 << 16;
     /// Other connections wait for this one to drain (seen in its mailbox).
     pub(crate) const WAITED_FOR: u32 = 1 << 17;
+    /// `on_open` has run.
+    pub(crate) const OPENED: u32 = 1 << 18;
 
     pub(crate) fn has(self, bits: u32) -> bool {
         self.0 & bits != 0

@@ -16,14 +16,14 @@
 //! can never become a valid frame. [`Frames`] walks a whole input with any decoder.
 //!
 //! ```
-//! use ioman_net::framing::{Frames, Lines};
-//! use ioman_net::{Outbox, ProtoContext, Protocol};
+//! use ioman::net::framing::{Frames, Lines};
+//! use ioman::net::{Outbox, ProtoContext, Protocol};
 //!
 //! /// Answers every line with its length; lines are at most 1 KiB.
 //! struct Lengths;
 //!
 //! impl Protocol for Lengths {
-//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, '_>) -> usize {
+//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_>) -> usize {
 //!         let mut frames = Frames::new(Lines::new(1024), input);
 //!         for line in frames.by_ref() {
 //!             match line {
@@ -186,7 +186,7 @@ impl Width {
 /// header arrived, before any payload is waited for.
 ///
 /// ```
-/// use ioman_net::framing::{Decoder, LengthPrefixed, Width};
+/// use ioman::net::framing::{Decoder, LengthPrefixed, Width};
 /// let codec = LengthPrefixed::new(Width::U16, 1024);
 /// assert_eq!(codec.decode(b"\x00\x03abcNEXT"), Ok(Some((&b"abc"[..], 5))));
 /// assert_eq!(codec.decode(b"\x00\x03ab"), Ok(None));
@@ -291,7 +291,7 @@ impl<T: Decoder + ?Sized> Decoder for &T {
 /// the bytes after the block are not the terminator.
 ///
 /// ```
-/// use ioman_net::framing::{Decoder, Lines, block};
+/// use ioman::net::framing::{Decoder, Lines, block};
 /// let input = b"set k 0 0 5\r\nhello\r\nget k\r\n";
 /// let (line, used) = Lines::new(256).decode(input)?.unwrap();
 /// let len: usize = std::str::from_utf8(line.rsplit(|&b| b == b' ').next().unwrap())?.parse()?;

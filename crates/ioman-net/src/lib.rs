@@ -10,30 +10,31 @@
 //! | [`Net`] | the loop-wide state: your state `S`, shared scratch buffers, mailboxes, counters |
 //! | [`Peer`] | reach another connection by key: send (or share) bytes, wake, half-close, close; with [`ProtoContext::wait_for`], fan-out backpressure |
 //! | [`framing`] | split input into lines, delimited or length-prefixed frames, data blocks; encoders; sans-IO, zero-copy, capped |
+//! | [`testing`] | drive a protocol without sockets: feed input in pieces, make the peer stop reading, finish or reset, advance a manual clock, see how each connection ended |
 //! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
 //! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
 //!
 //! # Example: an echo server
 //! ```no_run
-//! use ioman_core::Manager;
-//! use ioman_net::{ConnConfig, Listener, Net, Outbox, ProtoContext, Protocol};
+//! use ioman::Manager;
+//! use ioman::net::{ConnConfig, Listener, Net, Outbox, ProtoContext, Protocol};
 //! use std::time::Duration;
 //!
 //! struct Echo;
 //!
 //! impl Protocol for Echo {
-//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+//!     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
 //!         out.extend_from_slice(input);
 //!         input.len()
 //!     }
 //! }
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     let socket = ioman_net::listen(&"127.0.0.1:7000".parse()?, Default::default())?;
-//!     println!("echo: listening on {}", ioman_net::local_endpoint(&socket)?);
+//!     let socket = ioman::net::listen(&"127.0.0.1:7000".parse()?, Default::default())?;
+//!     println!("echo: listening on {}", ioman::net::local_endpoint(&socket)?);
 //!     let mut manager: Manager<Net<()>> = Manager::new()?;
 //!     Listener::serve(ConnConfig::default(), || Echo).register(&mut manager, socket)?;
-//!     ioman_net::shutdown::on_signals(&mut manager, Duration::from_secs(5))?;
+//!     ioman::net::shutdown::on_signals(&mut manager, Duration::from_secs(5))?;
 //!     manager.run()?;
 //!     Ok(())
 //! }
@@ -67,6 +68,8 @@ mod peer;
 mod proto_context;
 mod protocol;
 pub mod shutdown;
+pub mod testing;
+mod transport;
 
 pub use config::{ConnConfig, ListenConfig};
 pub use connection::Connection;

@@ -13,11 +13,11 @@
 //! [`Listener::on_report`], if any. When the
 //! timeout fires it accepts again. Any other accept failure pauses the same way.
 
-use crate::{ConnConfig, Connection, ListenConfig, Net, NetError, Protocol};
+use crate::{ConnConfig, Connection, Endpoint, ListenConfig, Net, NetError, Protocol};
 use ioman_core::{Context, Failure, Handler, Interest, Key, Manager, Timeout};
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
-use rustix::net::{SocketFlags, accept_with};
+use rustix::net::{SocketAddrAny, SocketFlags, accept_with, acceptfrom_with};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,18 +47,26 @@ pub enum AcceptReport {
     Resumed,
 }
 
-type Factory<S> = Box<dyn FnMut(OwnedFd, &mut Context<'_, Net<S>>)>;
+type SocketFn<S> = dyn FnMut(OwnedFd, &mut Context<'_, Net<S>>);
+type WithPeerFn<S> = dyn FnMut(OwnedFd, Endpoint, &mut Context<'_, Net<S>>);
+
+/// What a listener hands each accepted socket to.
+enum Factory<S: 'static> {
+    Socket(Box<SocketFn<S>>),
+    /// Also gets the peer's address, from `accept` itself (no `getpeername`).
+    WithPeer(Box<WithPeerFn<S>>),
+}
 type Reporter = Box<dyn FnMut(&AcceptReport)>;
 
 /// Accepts connections on a listening socket and hands each to a factory.
 ///
 /// ```
-/// use ioman_core::Manager;
-/// use ioman_net::{ConnConfig, Listener, Net, Outbox, ProtoContext, Protocol, listen};
+/// use ioman::Manager;
+/// use ioman::net::{ConnConfig, Listener, Net, Outbox, ProtoContext, Protocol, listen};
 ///
 /// struct Echo;
 /// impl Protocol for Echo {
-///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
 ///         out.extend_from_slice(input);
 ///         input.len()
 ///     }
@@ -68,7 +76,7 @@ type Reporter = Box<dyn FnMut(&AcceptReport)>;
 /// let socket = listen(&"127.0.0.1:0".parse()?, Default::default())?;
 /// Listener::serve(ConnConfig::default(), || Echo).register(&mut manager, socket)?;
 /// assert_eq!(manager.state().listeners().len(), 1);
-/// # Ok::<(), ioman_net::NetError>(())
+/// # Ok::<(), ioman::net::NetError>(())
 /// ```
 pub struct Listener<S: 'static> {
     factory: Factory<S>,
@@ -83,8 +91,22 @@ impl<S: 'static> Listener<S> {
     /// A listener whose `factory` gets each accepted socket (non-blocking, close-on-exec) and
     /// registers it; dropping the socket instead closes the connection.
     pub fn new(factory: impl FnMut(OwnedFd, &mut Context<'_, Net<S>>) + 'static) -> Listener<S> {
+        Listener::with_factory(Factory::Socket(Box::new(factory)))
+    }
+
+    /// A listener whose `factory` also gets each connection's peer address, as `accept`
+    /// reported it (an unnamed Unix client is an empty path): to log it, to refuse some
+    /// peers before a connection exists, to give it to the protocol. (Inside a protocol,
+    /// [`ProtoContext::peer_addr`](crate::ProtoContext::peer_addr) asks the kernel instead.)
+    pub fn with_peer(
+        factory: impl FnMut(OwnedFd, Endpoint, &mut Context<'_, Net<S>>) + 'static,
+    ) -> Listener<S> {
+        Listener::with_factory(Factory::WithPeer(Box::new(factory)))
+    }
+
+    fn with_factory(factory: Factory<S>) -> Listener<S> {
         Listener {
-            factory: Box::new(factory),
+            factory,
             config: ListenConfig::default(),
             reserve: None,
             paused: false,
@@ -193,14 +215,21 @@ impl<S: 'static> Handler<Net<S>> for Listener<S> {
         let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         for _ in 0..self.config.batch {
             cx.state().stats.accept_calls += 1;
-            match accept_with(fd, flags) {
-                Ok(socket) => {
+            let accepted = match &self.factory {
+                Factory::Socket(_) => accept_with(fd, flags).map(|s| (s, None)),
+                Factory::WithPeer(_) => acceptfrom_with(fd, flags).map(|(s, a)| (s, Some(a))),
+            };
+            match accepted {
+                Ok((socket, addr)) => {
                     cx.state().stats.accepted += 1;
                     if self.config.nodelay {
                         // Fails harmlessly on Unix sockets.
                         let _ = rustix::net::sockopt::set_tcp_nodelay(&socket, true);
                     }
-                    (self.factory)(socket, cx);
+                    match &mut self.factory {
+                        Factory::Socket(f) => f(socket, cx),
+                        Factory::WithPeer(f) => f(socket, peer_of(addr.flatten()), cx),
+                    }
                 }
                 Err(Errno::AGAIN) => return,
                 Err(Errno::INTR | Errno::CONNABORTED) => {}
@@ -240,6 +269,12 @@ impl<S: 'static> Handler<Net<S>> for Listener<S> {
         cx.state().listeners.retain(|&k| k != key);
         tracing::error!(listener = ?key, ?failure, "listener closed");
     }
+}
+
+/// The peer address `accept` reported; an unnamed Unix client has none (an empty path).
+fn peer_of(addr: Option<SocketAddrAny>) -> Endpoint {
+    addr.and_then(|a| crate::endpoint::endpoint_of(a, "accept").ok())
+        .unwrap_or_else(|| Endpoint::Unix(Default::default()))
 }
 
 /// The reserve fd: `/dev/null`, close-on-exec. `None` if even that cannot be opened.

@@ -18,14 +18,14 @@ type Stopper = Box<dyn Fn(Duration) -> bool + Send + Sync>;
 /// Loop threads serving one address.
 ///
 /// ```
-/// use ioman_core::Manager;
-/// use ioman_net::{ConnConfig, Listener, Loops, Net, Outbox, ProtoContext, Protocol};
+/// use ioman::Manager;
+/// use ioman::net::{ConnConfig, Listener, Loops, Net, Outbox, ProtoContext, Protocol};
 /// use std::io::{Read, Write};
 /// use std::time::Duration;
 ///
 /// struct Echo;
 /// impl Protocol for Echo {
-///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
 ///         out.extend_from_slice(input);
 ///         input.len()
 ///     }
@@ -36,7 +36,7 @@ type Stopper = Box<dyn Fn(Duration) -> bool + Send + Sync>;
 ///     Listener::serve(ConnConfig::default(), || Echo).register(&mut manager, socket)?;
 ///     Ok(manager)
 /// })?;
-/// let ioman_net::Endpoint::Tcp(addr) = loops.local_addr().clone() else { unreachable!() };
+/// let ioman::net::Endpoint::Tcp(addr) = loops.local_addr().clone() else { unreachable!() };
 /// let mut client = std::net::TcpStream::connect(addr)?;
 /// client.write_all(b"ping")?;
 /// let mut buf = [0; 4];

@@ -50,13 +50,13 @@ pub struct NetStats {
 /// The loop-wide state of a manager serving connections: `Manager<Net<S>>`.
 ///
 /// ```
-/// use ioman_core::Manager;
-/// use ioman_net::Net;
+/// use ioman::Manager;
+/// use ioman::net::Net;
 /// let mut manager: Manager<Net<u32>> = Manager::with_state(Net::new(7))?;
 /// *manager.state_mut().app_mut() += 1;
 /// assert_eq!(*manager.state().app(), 8);
 /// assert_eq!(manager.state().connections(), 0);
-/// # Ok::<(), ioman_core::Error>(())
+/// # Ok::<(), ioman::Error>(())
 /// ```
 pub struct Net<S> {
     app: S,

@@ -53,7 +53,7 @@ pub const FILE_CHARGE: usize = 64 * 1024;
 ///   messages when you encode into it.
 ///
 /// ```
-/// use ioman_net::Outbox;
+/// use ioman::net::Outbox;
 /// use std::sync::Arc;
 /// let mut out = Outbox::new();
 /// out.extend_from_slice(b"HTTP/1.1 200 OK\r\n\r\n");
@@ -278,7 +278,7 @@ impl Outbox {
     /// # fn main() -> std::io::Result<()> {
     /// let file = std::fs::File::open("/etc/hostname")?;
     /// let len = file.metadata()?.len();
-    /// let mut out = ioman_net::Outbox::new();
+    /// let mut out = ioman::net::Outbox::new();
     /// out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Length: ...\r\n\r\n");
     /// out.push_file(file, 0, len);
     /// # Ok(()) }
@@ -440,6 +440,52 @@ impl Outbox {
             }
         }
         Ok(sent)
+    }
+
+    /// Moves up to `max` waiting bytes, in order, into `sink` — for a transport that is not a
+    /// socket (a TLS session's plaintext side, an in-memory wire). Memory chunks are passed as
+    /// slices; file regions are read with `pread` in pieces of at most 16 KiB. Returns the
+    /// bytes moved; a file region that ends before its length is an `UnexpectedEof` error.
+    pub(crate) fn drain_into(
+        &mut self,
+        max: usize,
+        sink: &mut dyn FnMut(&[u8]),
+    ) -> io::Result<usize> {
+        let mut moved = 0;
+        let mut buf = [0u8; 16 * 1024];
+        while moved < max && !self.is_empty() {
+            let want = max - moved;
+            let n = match self.chunks.front() {
+                None => break,
+                Some(Chunk::File(f)) => {
+                    let at = f.offset + self.head as u64;
+                    let count = (f.len - self.head).min(want).min(buf.len());
+                    match rustix::io::pread(&*f.file, &mut buf[..count], at) {
+                        Ok(0) => {
+                            let e =
+                                io::Error::new(io::ErrorKind::UnexpectedEof, "file region shrank");
+                            return Err(e);
+                        }
+                        Ok(n) => {
+                            sink(&buf[..n]);
+                            n
+                        }
+                        Err(Errno::INTR) => continue,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                Some(chunk) => {
+                    let bytes =
+                        chunk.bytes().unwrap_or_default().get(self.head..).unwrap_or_default();
+                    let n = bytes.len().min(want);
+                    sink(&bytes[..n]);
+                    n
+                }
+            };
+            self.consume(n);
+            moved += n;
+        }
+        Ok(moved)
     }
 
     /// One send call over the front chunks: (bytes offered, result). A file region at the

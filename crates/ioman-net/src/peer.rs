@@ -64,8 +64,8 @@ impl Mail {
 /// [`ProtoContext::wait_for`](crate::ProtoContext::wait_for).
 ///
 /// ```
-/// use ioman_net::{Net, NetError, Peer};
-/// use ioman_core::{Context, Key};
+/// use ioman::net::{Net, NetError, Peer};
+/// use ioman::{Context, Key};
 ///
 /// /// Sends `line` to every member but `from`; forgets members that are gone.
 /// fn broadcast(cx: &mut Context<'_, Net<Vec<Key>>>, from: Key, line: &[u8]) {

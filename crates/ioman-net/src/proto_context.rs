@@ -4,6 +4,7 @@
 //! [`Context`](ioman_core::Context), which stays available for anything else.
 
 use crate::flags::Flags;
+use crate::transport::Transport;
 use crate::{Endpoint, Net, NetError, Peer};
 use ioman_core::{Context, Key, Stats};
 use rustix::fd::BorrowedFd;
@@ -13,14 +14,16 @@ use std::time::{Duration, Instant};
 ///
 /// Requests about the own connection (`close`, `close_after_flush`, `shutdown_write`,
 /// `pause_reading`, `wait_for`) take effect when the hook returns.
-pub struct ProtoContext<'a, 'b, S: 'static = ()> {
-    pub(crate) cx: &'a mut Context<'b, Net<S>>,
+pub struct ProtoContext<'a, S: 'static = ()> {
+    pub(crate) cx: Context<'a, Net<S>>,
     pub(crate) flags: &'a mut Flags,
-    /// The connection's socket (absent only in `on_close` after a panic).
+    /// The connection's socket (absent in `on_close` after a panic, and for a transport
+    /// without an fd).
     pub(crate) fd: Option<BorrowedFd<'a>>,
+    pub(crate) transport: &'a Transport,
 }
 
-impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
+impl<'a, S: 'static> ProtoContext<'a, S> {
     /// This connection's key: how other connections reach it with [`conn`](Self::conn).
     pub fn key(&self) -> Key {
         self.cx.key()
@@ -30,13 +33,13 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
     /// a Unix socket's path (empty for an unnamed client socket). `None` if the socket is not
     /// connected any more.
     pub fn peer_addr(&self) -> Option<Endpoint> {
-        crate::peer_endpoint(self.fd?).ok()
+        self.transport.peer_addr(self.fd)
     }
 
     /// This end's address (`getsockname`): where the connection was accepted, or the local
     /// address of an outgoing connection.
     pub fn local_addr(&self) -> Option<Endpoint> {
-        crate::local_endpoint(self.fd?).ok()
+        self.transport.local_addr(self.fd)
     }
 
     /// The time this loop turn started (read once per turn, after `epoll_wait`).
@@ -103,7 +106,7 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
         if key == me {
             return Ok(());
         }
-        Peer::new(self.cx, key).add_waiter(me)?;
+        Peer::new(&mut self.cx, key).add_waiter(me)?;
         self.flags.set(Flags::WAIT_PEERS);
         Ok(())
     }
@@ -115,17 +118,17 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
     /// for this connection (closed with it); later uses re-arm it in place.
     ///
     /// ```
-    /// use ioman_net::{Outbox, ProtoContext, Protocol};
+    /// use ioman::net::{Outbox, ProtoContext, Protocol};
     /// use std::time::Duration;
     ///
     /// /// Sends a heartbeat every 30 s while connected.
     /// struct Heartbeat;
     /// impl Protocol for Heartbeat {
-    ///     fn on_data(&mut self, input: &[u8], _: &mut Outbox, cx: &mut ProtoContext<'_, '_>) -> usize {
+    ///     fn on_data(&mut self, input: &[u8], _: &mut Outbox, cx: &mut ProtoContext<'_>) -> usize {
     ///         let _ = cx.set_timer(Duration::from_secs(30));
     ///         input.len()
     ///     }
-    ///     fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_>) {
+    ///     fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_>) {
     ///         out.extend_from_slice(b"PING\r\n");
     ///         let _ = cx.set_timer(Duration::from_secs(30));
     ///     }
@@ -133,13 +136,13 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
     /// ```
     pub fn set_timer(&mut self, after: Duration) -> Result<(), NetError> {
         let me = self.cx.key();
-        crate::conn_timer::set(self.cx, me, after)
+        crate::conn_timer::set(&mut self.cx, me, after)
     }
 
     /// Disarms this connection's timer (see [`set_timer`](Self::set_timer)).
     pub fn cancel_timer(&mut self) {
         let me = self.cx.key();
-        crate::conn_timer::cancel(self.cx, me);
+        crate::conn_timer::cancel(&mut self.cx, me);
     }
 
     /// Whether reading waits for another connection to drain ([`wait_for`](Self::wait_for)).
@@ -172,12 +175,12 @@ impl<'b, S: 'static> ProtoContext<'_, 'b, S> {
     }
 
     /// Another connection of this loop (or this one), to send to, wake or close.
-    pub fn conn(&mut self, key: Key) -> Peer<'_, 'b, S> {
-        Peer::new(self.cx, key)
+    pub fn conn(&mut self, key: Key) -> Peer<'_, 'a, S> {
+        Peer::new(&mut self.cx, key)
     }
 
     /// The manager's context: add registrations or timers, close arbitrary keys, stop.
-    pub fn context(&mut self) -> &mut Context<'b, Net<S>> {
-        self.cx
+    pub fn context(&mut self) -> &mut Context<'a, Net<S>> {
+        &mut self.cx
     }
 }

@@ -13,12 +13,12 @@ use std::io;
 ///
 /// # Example: the whole echo protocol
 /// ```
-/// use ioman_net::{Outbox, ProtoContext, Protocol};
+/// use ioman::net::{Outbox, ProtoContext, Protocol};
 ///
 /// struct Echo;
 ///
 /// impl Protocol for Echo {
-///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_, '_>) -> usize {
+///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, _: &mut ProtoContext<'_>) -> usize {
 ///         out.extend_from_slice(input);
 ///         input.len()
 ///     }
@@ -77,8 +77,8 @@ use std::io;
 ///   protocol that pauses reading until its reply is out is always resumed.
 ///
 /// # Call order
-/// All hooks run on the loop's thread, one at a time. For one connection:
-/// `on_data`* (interleaved with `on_drained`, `on_wake`, `on_idle`), then at most one
+/// All hooks run on the loop's thread, one at a time. For one connection: exactly one
+/// `on_open` first, then `on_data`* (interleaved with `on_drained`, `on_wake`, `on_idle`), then at most one
 /// `on_eof` (once the input that came before the end of stream has been offered), at most
 /// one `on_shutdown`, and finally exactly one `on_close` — also when a hook panicked
 /// ([`CloseReason::Panicked`]; the panic is then passed on to the manager, which counts and
@@ -101,18 +101,23 @@ pub trait Protocol<S: 'static = ()>: 'static {
     /// If unconsumed input reaches [`ConnConfig::max_input`](crate::ConnConfig::max_input),
     /// the connection is closed with [`CloseReason::InputTooLarge`] — a protocol must consume
     /// what it cannot parse.
-    fn on_data(
-        &mut self,
-        input: &[u8],
-        out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, S>,
-    ) -> usize;
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, S>) -> usize;
+
+    /// The connection is open: called once, before any other hook, in the turn the
+    /// connection was registered (in the next turn, if it was registered between turns).
+    /// What it writes is sent first: a greeting, a server preface. [`ProtoContext::key`] is
+    /// this connection's key, so this is where a protocol announces itself to others (a chat
+    /// room's join) or arms its timer. For an outgoing connection it runs before the connect
+    /// completes; what it writes waits for it. The default does nothing.
+    fn on_open(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
+        let _ = (out, cx);
+    }
 
     /// The peer shut down its sending side (end of stream; `read` returned 0). No more input
     /// will come, but the connection can still send. The default closes after flushing; a
     /// protocol that still has something to say (or a proxy forwarding the half-close)
     /// overrides it.
-    fn on_eof(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_eof(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
         let _ = out;
         cx.close_after_flush();
     }
@@ -122,19 +127,19 @@ pub trait Protocol<S: 'static = ()>: 'static {
     /// A protocol streaming a large body appends its next piece here: the kernel's socket
     /// buffer still holds what was sent, so the stream does not stall, and memory stays at one
     /// piece.
-    fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_drained(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
         let _ = (out, cx);
     }
 
     /// Another connection (or code holding a [`Context`](ioman_core::Context)) called
     /// [`Peer::wake`](crate::Peer::wake) for this one. The default does nothing.
-    fn on_wake(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_wake(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
         let _ = (out, cx);
     }
 
     /// This connection's own timer fired ([`ProtoContext::set_timer`]). The default does
     /// nothing.
-    fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_timer(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
         let _ = (out, cx);
     }
 
@@ -142,7 +147,7 @@ pub trait Protocol<S: 'static = ()>: 'static {
     /// output pending (pending output that makes no progress is the send timeout instead). The
     /// default closes at once. If the hook neither closes nor sets anything, the idle timer
     /// starts again.
-    fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
         let _ = out;
         cx.close();
     }
@@ -150,7 +155,7 @@ pub trait Protocol<S: 'static = ()>: 'static {
     /// The server is shutting down gracefully (see [`shutdown`](crate::shutdown)). Called at
     /// most once. The default closes once queued output is flushed; a protocol with a request
     /// in flight can keep going until the drain deadline, when it is closed regardless.
-    fn on_shutdown(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_shutdown(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
         let _ = out;
         cx.close_after_flush();
     }
@@ -158,7 +163,7 @@ pub trait Protocol<S: 'static = ()>: 'static {
     /// The connection is closing, for `reason`; the fd is closed right after. Output can no
     /// longer be sent, but other connections can still be reached through
     /// [`ProtoContext::conn`] (e.g. to announce a departure, or to close a proxied peer).
-    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, '_, S>) {
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, S>) {
         let _ = (reason, cx);
     }
 }

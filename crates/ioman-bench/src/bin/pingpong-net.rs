@@ -26,7 +26,7 @@ impl Protocol<Count> for Pong {
         &mut self,
         input: &[u8],
         out: &mut Outbox,
-        cx: &mut ProtoContext<'_, '_, Count>,
+        cx: &mut ProtoContext<'_, Count>,
     ) -> usize {
         let count = cx.state();
         count.events += input.len() as u64;

@@ -38,8 +38,11 @@ impl<P> Connection<P> {
     /// still have data in the kernel's receive buffer, and the core closes the registration
     /// when this callback returns. So read what is left (bounded by that buffer) and hand it
     /// to the protocol first, then close.
-    pub(super) fn hangup<S: 'static>(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>)
-    where
+    pub(super) fn hangup<S: 'static>(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+        cx: &mut Context<'_, Net<S>>,
+    ) where
         P: Protocol<S>,
     {
         let done = Flags::READ_EOF | Flags::CLOSE_AFTER_FLUSH | Flags::CLOSE_NOW | Flags::CLOSED;
@@ -51,11 +54,39 @@ impl<P> Connection<P> {
                 result = self.deliver(fd, &[], cx);
             }
             if let Err(reason) = result {
-                return self.finish(Some(fd), cx, reason);
+                return self.finish(fd, cx, reason);
             }
             self.settle(fd, cx);
         }
-        self.finish(Some(fd), cx, CloseReason::Hangup);
+        self.finish(fd, cx, CloseReason::Hangup);
+    }
+
+    /// The transport has something to read (epoll's `EPOLLIN`/`EPOLLRDHUP`, or a wake of an
+    /// in-memory wire): read and offer it, or, while input may not be offered, keep what the
+    /// peer sent before finishing; then settle.
+    pub(super) fn readable<S: 'static>(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+        cx: &mut Context<'_, Net<S>>,
+    ) where
+        P: Protocol<S>,
+    {
+        let result = match self.can_offer() {
+            true => self.read(fd, cx, self.config.read_budget, Mode::Offer),
+            false => self.buffer_until_eof(fd, cx), // EPOLLRDHUP while paused
+        };
+        match result {
+            Ok(()) => self.settle(fd, cx),
+            Err(reason) => self.finish(fd, cx, reason),
+        }
+    }
+
+    /// Whether the current interest would let epoll report what a transport without an fd
+    /// has ready: input while reading, or the peer's end of stream while paused.
+    pub(super) fn wants_read<S>(&self, cx: &Context<'_, Net<S>>) -> bool {
+        cx.interest().is_some_and(|i| {
+            i.is_readable() || (i.is_read_closed() && self.transport.peer_fin_pending())
+        })
     }
 
     /// Reads up to `budget` bytes, handing each piece to the protocol (or, in [`Mode::Keep`],
@@ -63,7 +94,7 @@ impl<P> Connection<P> {
     /// kept input has been offered.
     pub(super) fn read<S: 'static>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Option<BorrowedFd<'_>>,
         cx: &mut Context<'_, Net<S>>,
         budget: usize,
         mode: Mode,
@@ -79,7 +110,7 @@ impl<P> Connection<P> {
         let mut result = Ok(());
         while left > 0 && self.may_read(mode) {
             let want = left.min(buf.len());
-            match rustix::io::read(fd, &mut buf[..want]) {
+            match self.transport.read(fd, &mut buf[..want]) {
                 Ok(0) => {
                     self.flags.set(Flags::PEER_FIN);
                     break;
@@ -128,7 +159,7 @@ impl<P> Connection<P> {
     /// and stops watching for it (it would be reported on every wait).
     pub(super) fn buffer_until_eof<S: 'static>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Option<BorrowedFd<'_>>,
         cx: &mut Context<'_, Net<S>>,
     ) -> Result<(), CloseReason>
     where
@@ -144,7 +175,7 @@ impl<P> Connection<P> {
     /// callback's `offers` are used up (`settle` then wakes the connection for the rest).
     pub(super) fn reoffer<S: 'static>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Option<BorrowedFd<'_>>,
         cx: &mut Context<'_, Net<S>>,
         offers: &mut usize,
     ) -> Result<(), CloseReason>
@@ -168,7 +199,7 @@ impl<P> Connection<P> {
     /// connection's limits, so the protocol sees its room and cannot pass the cap.
     fn deliver<S: 'static>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Option<BorrowedFd<'_>>,
         data: &[u8],
         cx: &mut Context<'_, Net<S>>,
     ) -> Result<(), CloseReason>
@@ -185,7 +216,12 @@ impl<P> Connection<P> {
             false => std::mem::take(&mut self.queue),
         };
         let before = if direct { 0 } else { out.len() };
-        let mut pcx = ProtoContext { cx, flags: &mut self.flags, fd: Some(fd) };
+        let mut pcx = ProtoContext {
+            cx: cx.reborrow(),
+            flags: &mut self.flags,
+            fd,
+            transport: &self.transport,
+        };
         let used = if self.input.is_empty() {
             let used = self.proto.on_data(data, &mut out, &mut pcx).min(data.len());
             self.input.extend_from_slice(data.get(used..).unwrap_or_default());
@@ -210,7 +246,7 @@ impl<P> Connection<P> {
         } else {
             let stop = Flags::CLOSE_NOW | Flags::WRITE_SHUT;
             if !overflowed && !self.flags.has(stop) && !out.is_empty() {
-                sent = out.send(fd, WRITE_BUDGET);
+                sent = self.transport.send(fd, &mut out, WRITE_BUDGET);
                 if !out.is_empty() {
                     self.queue.append(&mut out); // what the socket did not take
                 }

@@ -14,8 +14,11 @@ impl<P> Connection<P> {
     /// Moves what other connections sent into the queue and applies their requests. Bytes
     /// refused at the cap have already marked the mailbox overflowed, which carries into the
     /// queue (the connection then closes as a slow consumer).
-    pub(super) fn take_mail<S: 'static>(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>)
-    where
+    pub(super) fn take_mail<S: 'static>(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+        cx: &mut Context<'_, Net<S>>,
+    ) where
         P: Protocol<S>,
     {
         let key = cx.key();
@@ -58,6 +61,13 @@ impl<P> Connection<P> {
         if requests & TIMER != 0 {
             self.hook(fd, cx, |p, out, pcx| p.on_timer(out, pcx));
         }
+    }
+
+    /// Whether mail for this connection is still waiting (requests or bytes it has not
+    /// taken, e.g. posted by its own last hook).
+    pub(super) fn mail_left<S>(&self, cx: &mut Context<'_, Net<S>>) -> bool {
+        let key = cx.key();
+        cx.state().mail.get(&key).is_some_and(|m| m.requests != 0 || !m.out.is_empty())
     }
 
     /// After settling: tells senders how much output waits here (see

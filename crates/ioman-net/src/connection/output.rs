@@ -17,8 +17,11 @@ const SETTLE_ROUNDS: usize = 8;
 impl<P> Connection<P> {
     /// After any callback: bring the connection to a resting state, then set the interest
     /// and the timeout that state needs.
-    pub(super) fn settle<S: 'static>(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Net<S>>)
-    where
+    pub(super) fn settle<S: 'static>(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+        cx: &mut Context<'_, Net<S>>,
+    ) where
         P: Protocol<S>,
     {
         let mut offers = REOFFER_CALLS;
@@ -26,11 +29,14 @@ impl<P> Connection<P> {
             match self.settle_round(fd, cx, &mut offers) {
                 Ok(true) => continue,
                 Ok(false) => break,
-                Err(reason) => return self.finish(Some(fd), cx, reason),
+                Err(reason) => return self.finish(fd, cx, reason),
             }
         }
         if self.flags.has(Flags::CLOSED) {
             return;
+        }
+        if !cx.state().mail.is_empty() && self.mail_left(cx) {
+            let _ = cx.wake(cx.key()); // the rounds ran out: the rest of its mail next turn
         }
         self.after_settle(cx);
         let pending = !self.queue.is_empty();
@@ -50,7 +56,7 @@ impl<P> Connection<P> {
     /// One round of `settle`; `Ok(true)` when a hook ran and another round is due.
     fn settle_round<S: 'static>(
         &mut self,
-        fd: BorrowedFd<'_>,
+        fd: Option<BorrowedFd<'_>>,
         cx: &mut Context<'_, Net<S>>,
         offers: &mut usize,
     ) -> Result<bool, CloseReason>
@@ -78,7 +84,8 @@ impl<P> Connection<P> {
         }
         if !self.queue.is_empty() {
             if !self.flags.has(Flags::CONNECTING) {
-                let sent = self.queue.send(fd, WRITE_BUDGET).map_err(CloseReason::Error)?;
+                let sent = self.transport.send(fd, &mut self.queue, WRITE_BUDGET);
+                let sent = sent.map_err(CloseReason::Error)?;
                 cx.state().stats.bytes_written += sent as u64;
             }
             self.apply_watermarks();
@@ -100,8 +107,7 @@ impl<P> Connection<P> {
             return Err(CloseReason::Closed);
         }
         if self.flags.has(Flags::SHUTDOWN_WANTED) && !self.flags.has(Flags::WRITE_SHUT) {
-            // Fails only if the peer is already gone; the next event reports that.
-            let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Write);
+            self.transport.shutdown_write(fd);
             self.flags.set(Flags::WRITE_SHUT);
         }
         if self.flags.has(Flags::WRITE_SHUT) && self.flags.has(Flags::READ_EOF) {
