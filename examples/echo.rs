@@ -13,8 +13,14 @@
 #[path = "common/log.rs"]
 mod log;
 
+#[path = "common/args.rs"]
+mod args;
+
 use anyhow::{Context as _, Result};
-use ioman::net::{ConnConfig, Listener, Loops, Net, NetError, Outbox, ProtoContext, Protocol};
+use clap::Parser;
+use ioman::net::{
+    ConnConfig, Endpoint, Listener, Loops, Net, NetError, Outbox, ProtoContext, Protocol,
+};
 use ioman::{Key, Manager};
 use rustix::fd::OwnedFd;
 use std::time::Duration;
@@ -44,7 +50,7 @@ pub fn build(
 
 fn main() -> Result<()> {
     log::init();
-    let args = Args::parse(std::env::args().skip(1))?;
+    let args = Args::parse();
     if args.threads > 1 {
         let loops = Loops::spawn(args.threads, &args.listen, |_, socket| {
             let mut manager = Manager::new()?;
@@ -64,34 +70,20 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `--listen ADDR` (default 127.0.0.1:7000), `--threads N` (default 1), `--help`.
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "echo", version, about = "A TCP or Unix socket echo server on ioman-net")]
 struct Args {
-    listen: ioman::net::Endpoint,
+    /// Where to listen: HOST:PORT, [V6]:PORT or unix:PATH
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7000")]
+    listen: Endpoint,
+    /// Event loops to run, one per thread, sharing the port
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = args::at_least_one,
+        allow_negative_numbers = true
+    )]
     threads: usize,
-}
-
-impl Args {
-    fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
-        let mut parsed = Args { listen: "127.0.0.1:7000".parse()?, threads: 1 };
-        while let Some(arg) = args.next() {
-            match arg.as_str() {
-                "--listen" => {
-                    parsed.listen = args.next().context("--listen needs an address")?.parse()?
-                }
-                "--threads" => {
-                    parsed.threads = args.next().context("--threads needs a number")?.parse()?
-                }
-                "--help" | "-h" => {
-                    println!(
-                        "usage: echo [--listen ADDR] [--threads N]\n  \
-                         ADDR: 127.0.0.1:7000 (default), [::1]:7000 or unix:/path/to.sock\n  \
-                         N: event loops, one per thread, sharing the port (default 1)"
-                    );
-                    std::process::exit(0);
-                }
-                other => anyhow::bail!("unknown argument {other:?}; try --help"),
-            }
-        }
-        Ok(parsed)
-    }
 }

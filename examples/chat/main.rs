@@ -15,13 +15,14 @@ mod log;
 mod server;
 
 use anyhow::{Context as _, Result};
+use clap::Parser;
 use ioman::Manager;
 use ioman::net::{Endpoint, Net};
 use std::time::Duration;
 
 fn main() -> Result<()> {
     log::init();
-    let listen = parse_args(std::env::args().skip(1))?;
+    let Args { listen } = Args::parse();
     let socket = ioman::net::listen(&listen, Default::default())
         .with_context(|| format!("listening on {listen}"))?;
     println!("chat: listening on {}", ioman::net::local_endpoint(&socket)?);
@@ -32,20 +33,11 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `--listen ADDR` (default 127.0.0.1:7001) and `--help`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Endpoint> {
-    let mut listen = "127.0.0.1:7001".parse()?;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = args.next().context("--listen needs an address")?.parse()?,
-            "--help" | "-h" => {
-                println!(
-                    "usage: chat [--listen ADDR]   (default 127.0.0.1:7001; unix:/path works)"
-                );
-                std::process::exit(0);
-            }
-            other => anyhow::bail!("unknown argument {other:?}; try --help"),
-        }
-    }
-    Ok(listen)
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "chat", version, about = "A line-based chat room on ioman-net")]
+struct Args {
+    /// Where to listen: HOST:PORT, [V6]:PORT or unix:PATH
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7001")]
+    listen: Endpoint,
 }

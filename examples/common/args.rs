@@ -1,92 +1,43 @@
-//! The command line every example server shares: `--listen ADDR`, `--threads N` where the
-//! server supports several loops, `--help`, and the options a server declares for itself.
-//! Included by the examples with `#[path = "../common/args.rs"] mod args;`, so each example
-//! stays a plain, dependency-free program.
+//! Command-line pieces the example servers share, for their `clap` derive parsers: the value
+//! parser behind `--threads N`, and [`Seconds`] for options that take a duration. Each server
+//! declares its whole command line in its own `main.rs` (the default `--listen` address
+//! differs); `--help`, `--version` and the error messages come from clap. Included by the
+//! examples with `#[path = "../common/args.rs"] mod args;`.
 
-use anyhow::{Context, Result, bail};
-use ioman::net::Endpoint;
+#![allow(dead_code, reason = "each example uses only some of these")]
 
-/// What one server accepts.
-pub struct Spec {
-    /// The program name, for `--help`.
-    pub name: &'static str,
-    /// The default `--listen` address.
-    pub listen: &'static str,
-    /// Whether `--threads N` is accepted.
-    pub threads: bool,
-    /// Extra `--flag VALUE` options: (flag without dashes, help text).
-    pub options: &'static [(&'static str, &'static str)],
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Parses a count that must be at least 1, such as `--threads N`.
+pub fn at_least_one(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
-/// A parsed command line.
-pub struct Args {
-    /// Where to listen.
-    pub listen: Endpoint,
-    /// How many loops (1 unless the server accepts `--threads`).
-    pub threads: usize,
-    values: Vec<(&'static str, String)>,
-}
+/// A duration given in seconds on the command line: fractions allowed, never negative,
+/// infinite or NaN. Displays as seconds, so it can serve as a `default_value_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Seconds(pub Duration);
 
-impl Args {
-    /// Parses `args` (without the program name) against `spec`; `--help` prints usage and
-    /// exits.
-    pub fn parse(spec: &Spec, mut args: impl Iterator<Item = String>) -> Result<Args> {
-        let mut parsed = Args { listen: spec.listen.parse()?, threads: 1, values: Vec::new() };
-        while let Some(arg) = args.next() {
-            let value = |args: &mut dyn Iterator<Item = String>| {
-                args.next().with_context(|| format!("{arg} needs a value"))
-            };
-            match arg.as_str() {
-                "--help" | "-h" => {
-                    println!("{}", usage(spec));
-                    std::process::exit(0);
-                }
-                "--listen" => parsed.listen = value(&mut args)?.parse()?,
-                "--threads" if spec.threads => {
-                    parsed.threads = value(&mut args)?.parse()?;
-                    if parsed.threads == 0 {
-                        bail!("--threads must be at least 1");
-                    }
-                }
-                flag => match spec
-                    .options
-                    .iter()
-                    .find(|(name, _)| flag.strip_prefix("--") == Some(name))
-                {
-                    Some((name, _)) => parsed.values.push((name, value(&mut args)?)),
-                    None => bail!("unknown argument {flag:?}; try --help"),
-                },
-            }
+impl FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Seconds, String> {
+        let secs: f64 = s.parse().map_err(|_| "expected a number of seconds".to_owned())?;
+        if !secs.is_finite() || secs < 0.0 {
+            return Err("expected a finite, non-negative number of seconds".to_owned());
         }
-        Ok(parsed)
-    }
-
-    /// The value given for `--name`, if any (the last one wins).
-    #[allow(dead_code, reason = "not every server declares options")]
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.values.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        Duration::try_from_secs_f64(secs).map(Seconds).map_err(|_| "too many seconds".to_owned())
     }
 }
 
-fn usage(spec: &Spec) -> String {
-    let mut text = format!("usage: {} [--listen ADDR]", spec.name);
-    if spec.threads {
-        text.push_str(" [--threads N]");
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.as_secs_f64().fmt(f)
     }
-    for (name, _) in spec.options {
-        text.push_str(&format!(" [--{name} VALUE]"));
-    }
-    text.push_str(&format!(
-        "\n  --listen ADDR   {} (default), [::1]:PORT or unix:/path/to.sock",
-        spec.listen
-    ));
-    if spec.threads {
-        text.push_str(
-            "\n  --threads N     event loops, one per thread, sharing the port (default 1)",
-        );
-    }
-    for (name, help) in spec.options {
-        text.push_str(&format!("\n  --{name:<13} {help}"));
-    }
-    text
 }

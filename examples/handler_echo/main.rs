@@ -13,13 +13,15 @@ mod log;
 mod server;
 
 use anyhow::{Context as _, Result};
+use clap::Parser;
+use ioman::net::Endpoint;
 use ioman::{Interest, Manager, Timeout};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 fn main() -> Result<()> {
     log::init();
-    let addr = parse_listen(std::env::args().skip(1))?;
-    let listener = TcpListener::bind(&addr).with_context(|| format!("binding {addr}"))?;
+    let Args { listen: addr } = Args::parse();
+    let listener = TcpListener::bind(addr).with_context(|| format!("binding {addr}"))?;
     listener.set_nonblocking(true)?;
     println!("handler_echo: listening on {}", listener.local_addr()?);
     let mut manager: Manager = Manager::new()?;
@@ -31,18 +33,19 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `--listen ADDR` (default 127.0.0.1:7004) and `--help`.
-fn parse_listen(mut args: impl Iterator<Item = String>) -> Result<String> {
-    let mut addr = "127.0.0.1:7004".to_owned();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => addr = args.next().context("--listen needs an address")?,
-            "--help" | "-h" => {
-                println!("usage: handler_echo [--listen ADDR]   (default 127.0.0.1:7004)");
-                std::process::exit(0);
-            }
-            other => anyhow::bail!("unknown argument {other:?}; try --help"),
-        }
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "handler_echo", version, about = "A TCP echo server on ioman's raw Handler trait")]
+struct Args {
+    /// Where to listen: HOST:PORT or [V6]:PORT (TCP only)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7004", value_parser = tcp_addr)]
+    listen: SocketAddr,
+}
+
+/// Parses a TCP address as `--listen` elsewhere does (host names resolve), refusing Unix paths.
+fn tcp_addr(s: &str) -> Result<SocketAddr, String> {
+    match s.parse::<Endpoint>().map_err(|e| e.to_string())? {
+        Endpoint::Tcp(addr) => Ok(addr),
+        Endpoint::Unix(_) => Err("handler_echo listens on TCP only".to_owned()),
     }
-    Ok(addr)
 }

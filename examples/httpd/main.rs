@@ -21,31 +21,53 @@ mod args;
 mod server;
 
 use anyhow::{Context as _, Result};
+use clap::Parser;
 use ioman::Manager;
-use ioman::net::{Loops, Net, NetError};
+use ioman::net::{Endpoint, Loops, Net, NetError};
 use server::proto::site::Site;
+use std::path::PathBuf;
 use std::time::Duration;
 
 const GRACE: Duration = Duration::from_secs(5);
 
-const SPEC: args::Spec = args::Spec {
-    name: "httpd",
-    listen: "127.0.0.1:8080",
-    threads: true,
-    options: &[
-        ("root", "DIR to serve (default: an embedded welcome page)"),
-        ("idle-timeout", "SECS a connection may idle, and a request may take (default 10)"),
-    ],
-};
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "httpd", version, about = "An HTTP/1.1 static-file server on ioman")]
+struct Args {
+    /// Where to listen: HOST:PORT, [V6]:PORT or unix:PATH
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    listen: Endpoint,
+    /// Directory to serve [default: an embedded welcome page]
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Seconds a connection may idle, and a request may take
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = args::Seconds(Duration::from_secs(10)),
+        allow_negative_numbers = true
+    )]
+    idle_timeout: args::Seconds,
+    /// Event loops to run, one per thread, sharing the port
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = args::at_least_one,
+        allow_negative_numbers = true
+    )]
+    threads: usize,
+}
 
 fn main() -> Result<()> {
     log::init();
-    let args = args::Args::parse(&SPEC, std::env::args().skip(1))?;
-    let idle = match args.get("idle-timeout") {
-        Some(s) => Duration::from_secs_f64(s.parse().context("--idle-timeout takes seconds")?),
-        None => Duration::from_secs(10),
+    let args = Args::parse();
+    let idle = args.idle_timeout.0;
+    let root = args.root;
+    let what = match &root {
+        Some(dir) => format!("serving {}", dir.display()),
+        None => "serving the welcome page".to_owned(),
     };
-    let root = args.get("root").map(str::to_owned);
     // Each loop builds its own Site (and file cache): loops share nothing at run time.
     let site = move || -> Result<Site, NetError> {
         let site = match &root {
@@ -55,10 +77,6 @@ fn main() -> Result<()> {
             None => Site::welcome(),
         };
         Ok(site.with_cache(256 * 1024, 64 * 1024 * 1024))
-    };
-    let what = match args.get("root") {
-        Some(dir) => format!("serving {dir}"),
-        None => "serving the welcome page".to_owned(),
     };
     if args.threads > 1 {
         let site = site.clone();

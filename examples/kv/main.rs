@@ -23,29 +23,31 @@ mod args;
 mod server;
 
 use anyhow::{Context as _, Result};
+use clap::Parser;
+use ioman::net::Endpoint;
 use std::time::Duration;
 
-const SPEC: args::Spec = args::Spec {
-    name: "kv",
-    listen: "127.0.0.1:6380",
-    threads: false,
-    options: &[(
-        "send-timeout",
-        "SECS a client may leave its replies unread before it is dropped (default 60; 0 = never)",
-    )],
-};
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "kv", version, about = "An in-memory key-value server speaking RESP2")]
+struct Args {
+    /// Where to listen: HOST:PORT, [V6]:PORT or unix:PATH
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:6380")]
+    listen: Endpoint,
+    /// Seconds a client may leave its replies unread before it is dropped (0 = never)
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = args::Seconds(server::SEND_TIMEOUT),
+        allow_negative_numbers = true
+    )]
+    send_timeout: args::Seconds,
+}
 
 fn main() -> Result<()> {
     log::init();
-    let args = args::Args::parse(&SPEC, std::env::args().skip(1))?;
-    let send_timeout = match args.get("send-timeout") {
-        Some(s) => {
-            let secs: f64 = s.parse().context("--send-timeout takes seconds")?;
-            let timeout = Duration::try_from_secs_f64(secs).context("--send-timeout")?;
-            Some(timeout).filter(|t| !t.is_zero())
-        }
-        None => Some(server::SEND_TIMEOUT),
-    };
+    let args = Args::parse();
+    let send_timeout = Some(args.send_timeout.0).filter(|t| !t.is_zero());
     let socket = ioman::net::listen(&args.listen, Default::default())
         .with_context(|| format!("listening on {}", args.listen))?;
     let endpoint = ioman::net::local_endpoint(&socket)?;

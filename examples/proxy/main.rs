@@ -15,13 +15,14 @@ mod log;
 mod server;
 
 use anyhow::{Context as _, Result};
+use clap::Parser;
 use ioman::Manager;
 use ioman::net::{Endpoint, Net};
 use std::time::Duration;
 
 fn main() -> Result<()> {
     log::init();
-    let (listen, to) = parse_args(std::env::args().skip(1))?;
+    let Args { listen, to } = Args::parse();
     let socket = ioman::net::listen(&listen, Default::default())
         .with_context(|| format!("listening on {listen}"))?;
     println!("proxy: listening on {} (forwarding to {to})", ioman::net::local_endpoint(&socket)?);
@@ -32,24 +33,14 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// `--listen ADDR` (default 127.0.0.1:7002), `--to ADDR` (required), `--help`.
-fn parse_args(mut args: impl Iterator<Item = String>) -> Result<(Endpoint, Endpoint)> {
-    let mut listen = "127.0.0.1:7002".parse()?;
-    let mut to = None;
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--listen" => listen = args.next().context("--listen needs an address")?.parse()?,
-            "--to" => to = Some(args.next().context("--to needs an address")?.parse()?),
-            "--help" | "-h" => {
-                println!(
-                    "usage: proxy [--listen ADDR] --to ADDR\n  \
-                     --listen: where clients connect (default 127.0.0.1:7002)\n  \
-                     --to: where each client is forwarded (HOST:PORT, [V6]:PORT or unix:PATH)"
-                );
-                std::process::exit(0);
-            }
-            other => anyhow::bail!("unknown argument {other:?}; try --help"),
-        }
-    }
-    Ok((listen, to.context("--to ADDR is required; try --help")?))
+/// The command line.
+#[derive(Parser, Debug)]
+#[command(name = "proxy", version, about = "A TCP forwarder on ioman-net")]
+struct Args {
+    /// Where clients connect: HOST:PORT, [V6]:PORT or unix:PATH
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7002")]
+    listen: Endpoint,
+    /// Where each client is forwarded: HOST:PORT, [V6]:PORT or unix:PATH
+    #[arg(long, value_name = "ADDR")]
+    to: Endpoint,
 }
