@@ -154,6 +154,8 @@ pub fn reason_name(reason: &CloseReason) -> String {
         CloseReason::InputTooLarge => "too-large".into(),
         CloseReason::SendTimeout => "send-timeout".into(),
         CloseReason::Panicked(_) => "panicked".into(),
+        CloseReason::Tls(e) => format!("tls:{e}"),
+        CloseReason::HandshakeTimeout => "handshake-timeout".into(),
         _ => "other".into(),
     }
 }

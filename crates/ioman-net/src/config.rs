@@ -26,12 +26,13 @@ pub struct ConnConfig {
     pub(crate) max_input: usize,
     pub(crate) max_output: usize,
     pub(crate) send_timeout: Option<Duration>,
+    pub(crate) handshake_timeout: Duration,
 }
 
 impl Default for ConnConfig {
     /// Idle 60 s; read budget 64 KiB per event; watermarks 16 KiB / 64 KiB; at most 1 MiB of
     /// unconsumed input and 8 MiB of output held in memory; the send timeout is the idle
-    /// timeout.
+    /// timeout; a TLS handshake must be done within 10 s.
     fn default() -> ConnConfig {
         ConnConfig {
             idle: Timeout::Idle(Duration::from_secs(60)),
@@ -41,6 +42,7 @@ impl Default for ConnConfig {
             max_input: 1024 * 1024,
             max_output: 8 * 1024 * 1024,
             send_timeout: None,
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -101,6 +103,16 @@ impl ConnConfig {
     /// that never reads is held until the process ends, which is only right for trusted peers.
     pub fn send_timeout(mut self, timeout: Option<Duration>) -> ConnConfig {
         self.send_timeout = timeout;
+        self
+    }
+
+    /// How long a TLS handshake may take, from the connection's registration: a client that
+    /// opens a connection and stalls its handshake (or trickles it) is closed with
+    /// [`CloseReason::HandshakeTimeout`](crate::CloseReason::HandshakeTimeout) when it is up,
+    /// whatever it sent meanwhile — unlike the idle timeout, activity does not extend it.
+    /// Default 10 s. Plain connections ignore it.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> ConnConfig {
+        self.handshake_timeout = timeout;
         self
     }
 

@@ -82,7 +82,7 @@ impl<P> Connection<P> {
             queue,
             config,
             flags: Flags::default(),
-            transport: Transport::Socket,
+            transport: Transport::SOCKET,
         }
     }
 
@@ -169,6 +169,12 @@ impl<P> Connection<P> {
         key
     }
 
+    /// Whether output waits: in the queue, or (TLS ciphertext) in the transport.
+    #[inline]
+    pub(super) fn output_pending(&self) -> bool {
+        !self.queue.is_empty() || self.transport.has_pending_output()
+    }
+
     /// The timeout the connection's state calls for: the send timeout while output waits,
     /// the idle timeout otherwise.
     fn current_timeout(&self) -> ioman_core::Timeout {
@@ -181,6 +187,9 @@ impl<P> Connection<P> {
     /// The interest, timeout and peer cap to register with.
     fn registration(&mut self) -> (Option<Interest>, ioman_core::Timeout, usize) {
         let timeout = match self.queue.is_empty() {
+            _ if self.transport.handshaking() => {
+                ioman_core::Timeout::Idle(self.config.handshake_timeout)
+            }
             true => self.config.idle,
             false => {
                 self.flags.set(Flags::SEND_WAIT);
@@ -217,7 +226,8 @@ impl<P> Connection<P> {
         let read = listen && self.can_offer() && self.input.len() < self.config.max_input;
         let fin = listen && !read && !self.flags.has(Flags::RDHUP_SEEN);
         let write = self.flags.has(Flags::CONNECTING)
-            || (!self.queue.is_empty() && !self.flags.has(Flags::WRITE_SHUT));
+            || (!self.queue.is_empty() && !self.flags.has(Flags::WRITE_SHUT))
+            || self.transport.has_pending_output();
         let wanted =
             [(read, Interest::READ), (write, Interest::WRITE), (fin, Interest::READ_CLOSED)];
         wanted.into_iter().filter(|(on, _)| *on).map(|(_, i)| i).reduce(Interest::add)
@@ -250,7 +260,11 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
 
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         self.guarded(fd, cx, |conn, cx| {
-            if conn.flags.has(Flags::SEND_WAIT) && !conn.queue.is_empty() {
+            #[cfg(feature = "tls")]
+            if conn.transport.handshaking() {
+                return conn.finish(fd, cx, CloseReason::HandshakeTimeout);
+            }
+            if conn.flags.has(Flags::SEND_WAIT) && conn.output_pending() {
                 return conn.finish(fd, cx, CloseReason::SendTimeout);
             }
             conn.hook(fd, cx, |p, out, pcx| p.on_idle(out, pcx));
@@ -270,15 +284,16 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
                     let reset = io::Error::from(io::ErrorKind::ConnectionReset);
                     return conn.finish(fd, cx, CloseReason::Error(reset));
                 }
-                let read = conn.transport.wake_finds_input(fd) && conn.wants_read(cx);
                 let write = conn.transport.wake_finds_room() && !conn.queue.is_empty();
-                if read || write {
+                if write || conn.transport.wake_finds_input(fd) {
                     // What the core does for an fd's `on_read`/`on_write`: activity.
                     cx.set_timeout(conn.current_timeout());
                 }
-                if read {
-                    return conn.readable(fd, cx);
-                }
+            }
+            // Input epoll will not report: the wire's (its readiness comes as wakes), or
+            // plaintext a TLS session decrypted already.
+            if conn.transport.wake_finds_input(fd) && conn.wants_read(cx) {
+                return conn.readable(fd, cx);
             }
             conn.settle(fd, cx);
         });
@@ -391,6 +406,7 @@ impl<P> Connection<P> {
             return;
         }
         self.flags.set(Flags::CLOSED);
+        self.transport.close(fd, reason.is_clean());
         let key = cx.key();
         let stats = &mut cx.state().stats;
         stats.closed += 1;
@@ -440,6 +456,10 @@ fn log_close(key: Key, transport: &Transport, fd: Option<BorrowedFd<'_>>, reason
         CloseReason::Closed | CloseReason::Done => {}
         CloseReason::OutputOverflow | CloseReason::SendTimeout | CloseReason::InputTooLarge => {
             tracing::info!(conn = ?key, peer = ?peer(), ?reason, "connection evicted");
+        }
+        #[cfg(feature = "tls")]
+        CloseReason::HandshakeTimeout => {
+            tracing::info!(conn = ?key, peer = ?peer(), "TLS handshake timed out");
         }
         CloseReason::Panicked(message) => {
             tracing::error!(conn = ?key, peer = ?peer(), %message, "protocol panicked; connection closed");

@@ -32,6 +32,10 @@ pub enum NetError {
     /// it is some other kind of registration).
     #[error("no live connection has key {0:?}")]
     Gone(Key),
+    /// rustls refused a configuration or a session (see [`tls`](crate::tls)).
+    #[cfg(feature = "tls")]
+    #[error("TLS: {0}")]
+    Tls(#[from] rustls::Error),
     /// A loop thread of [`Loops`](crate::Loops) panicked.
     #[error("loop thread {0} panicked")]
     LoopPanicked(usize),

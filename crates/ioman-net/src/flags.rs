@@ -46,6 +46,8 @@ impl Flags {
     pub(crate) const WAITED_FOR: u32 = 1 << 17;
     /// `on_open` has run.
     pub(crate) const OPENED: u32 = 1 << 18;
+    /// The TLS handshake's deadline is the registration's timeout.
+    pub(crate) const HANDSHAKING: u32 = 1 << 19;
 
     pub(crate) fn has(self, bits: u32) -> bool {
         self.0 & bits != 0

@@ -10,6 +10,7 @@
 //! | [`Net`] | the loop-wide state: your state `S`, shared scratch buffers, mailboxes, counters |
 //! | [`Peer`] | reach another connection by key: send (or share) bytes, wake, half-close, close; with [`ProtoContext::wait_for`], fan-out backpressure |
 //! | [`framing`] | split input into lines, delimited or length-prefixed frames, data blocks; encoders; sans-IO, zero-copy, capped |
+//! | `tls` (feature `tls`) | rustls under [`Connection`]: servers, clients, ALPN/SNI, handshake deadline, `close_notify`; PEM loading with clear errors |
 //! | [`testing`] | drive a protocol without sockets: feed input in pieces, make the peer stop reading, finish or reset, advance a manual clock, see how each connection ended |
 //! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
 //! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
@@ -69,6 +70,8 @@ mod proto_context;
 mod protocol;
 pub mod shutdown;
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 mod transport;
 
 pub use config::{ConnConfig, ListenConfig};

@@ -127,6 +127,23 @@ impl<S: 'static> Listener<S> {
         })
     }
 
+    /// A listener that serves each connection over TLS (`tls`'s server side) with `make()`'s
+    /// protocol in a [`Connection`] configured by `config` (see [`crate::tls`]).
+    #[cfg(feature = "tls")]
+    pub fn serve_tls<P: Protocol<S>>(
+        config: ConnConfig,
+        tls: Arc<rustls::ServerConfig>,
+        mut make: impl FnMut() -> P + 'static,
+    ) -> Self {
+        let config = Arc::new(config);
+        Listener::new(move |socket, cx| {
+            // A session fails only for a configuration rustls refuses: the socket closes.
+            if let Ok(conn) = Connection::new(make(), Arc::clone(&config)).tls(tls.clone()) {
+                let _ = conn.register(cx, socket);
+            }
+        })
+    }
+
     /// Sets the accept configuration.
     pub fn config(mut self, config: ListenConfig) -> Listener<S> {
         self.config = config;

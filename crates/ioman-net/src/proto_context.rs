@@ -36,6 +36,29 @@ impl<'a, S: 'static> ProtoContext<'a, S> {
         self.transport.peer_addr(self.fd)
     }
 
+    /// The TLS session, if this connection is TLS (see [`tls`](crate::tls)): version,
+    /// cipher suite, peer certificates, resumption.
+    #[cfg(feature = "tls")]
+    pub fn tls(&self) -> Option<&rustls::Connection> {
+        self.transport.tls().map(|tls| tls.session())
+    }
+
+    /// The ALPN protocol the TLS handshake agreed on (e.g. `b"http/1.1"`); `None` without
+    /// TLS, before the handshake finished, or when the peers agreed on none.
+    #[cfg(feature = "tls")]
+    pub fn alpn_protocol(&self) -> Option<&[u8]> {
+        self.tls()?.alpn_protocol()
+    }
+
+    /// The server name the TLS client asked for (SNI), on a server-side TLS connection.
+    #[cfg(feature = "tls")]
+    pub fn server_name(&self) -> Option<&str> {
+        match self.tls()? {
+            rustls::Connection::Server(server) => server.server_name(),
+            rustls::Connection::Client(_) => None,
+        }
+    }
+
     /// This end's address (`getsockname`): where the connection was accepted, or the local
     /// address of an outgoing connection.
     pub fn local_addr(&self) -> Option<Endpoint> {

@@ -198,6 +198,15 @@ pub enum CloseReason {
     /// More than [`ConnConfig::max_input`](crate::ConnConfig::max_input) bytes were received
     /// without the protocol consuming them.
     InputTooLarge,
+    /// TLS failed: a bad or garbage handshake, a client speaking plaintext to a TLS port, a
+    /// certificate the peer rejected (its alert), a corrupt record. The alert rustls
+    /// prepared was sent first.
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
+    /// The TLS handshake was not done within
+    /// [`ConnConfig::handshake_timeout`](crate::ConnConfig::handshake_timeout).
+    #[cfg(feature = "tls")]
+    HandshakeTimeout,
 }
 
 impl CloseReason {

@@ -4,7 +4,7 @@ mod wire;
 
 pub(crate) use wire::Wire;
 
-use crate::transport::Transport;
+use crate::transport::{Layer, Transport};
 use crate::{CloseReason, ConnConfig, Connection, Endpoint, Net, Protocol};
 use ioman_core::{Config, Key, Manager, ManualClock};
 use std::cell::RefCell;
@@ -119,7 +119,7 @@ impl<S: 'static> Harness<S> {
     /// Opens a prepared connection (e.g. one built [`with_output`](Connection::with_output)).
     pub fn add<P: Protocol<S> + 'static>(&mut self, conn: Connection<P>) -> Key {
         let wire = Rc::new(RefCell::new(Wire::default()));
-        let conn = conn.over(Transport::Memory(wire.clone()));
+        let conn = conn.over(Transport::layered(Layer::Memory(wire.clone())));
         let key = conn.register_detached(&mut self.manager);
         self.wires.push((key, wire));
         self.manager.wake(key).expect("the key was just registered");

@@ -125,14 +125,14 @@ impl<P> Connection<P> {
                         result = Err(reason);
                         break;
                     }
-                    if n < want && mode == Mode::Offer {
+                    if n < want && mode == Mode::Offer && !self.transport.has_buffered_input() {
                         break; // drained for now
                     }
                 }
                 Err(Errno::INTR) => {}
                 Err(Errno::AGAIN) => break,
                 Err(e) => {
-                    result = Err(CloseReason::Error(e.into()));
+                    result = Err(self.transport.failure(e));
                     break;
                 }
             }

@@ -39,8 +39,20 @@ impl<P> Connection<P> {
             let _ = cx.wake(cx.key()); // the rounds ran out: the rest of its mail next turn
         }
         self.after_settle(cx);
-        let pending = !self.queue.is_empty();
-        if pending != self.flags.has(Flags::SEND_WAIT) {
+        let pending = self.output_pending();
+        if self.transport.handshaking() {
+            // The handshake's deadline, which activity does not move (see ConnConfig).
+            let now = cx.now();
+            let timeout = self.config.handshake_timeout;
+            if let Some(deadline) = self.transport.handshake_deadline(now, timeout) {
+                let left = deadline.saturating_duration_since(now);
+                cx.set_timeout(ioman_core::Timeout::Idle(left));
+                self.flags.set(Flags::HANDSHAKING);
+                self.flags.clear(Flags::SEND_WAIT);
+            }
+        } else if self.flags.has(Flags::HANDSHAKING) || pending != self.flags.has(Flags::SEND_WAIT)
+        {
+            self.flags.clear(Flags::HANDSHAKING);
             // Pending output that makes no progress is the send timeout's business; an empty
             // queue is the idle timeout's. Every write (and read) event re-arms it.
             self.flags.assign(Flags::SEND_WAIT, pending);
@@ -50,6 +62,9 @@ impl<P> Connection<P> {
         let want = self.interest();
         if cx.interest() != want {
             cx.set_interest(want);
+        }
+        if want.is_some_and(|i| i.is_readable()) && self.transport.has_buffered_input() {
+            let _ = cx.wake(cx.key()); // decrypted input epoll will not report
         }
     }
 
@@ -82,14 +97,14 @@ impl<P> Connection<P> {
         if self.flags.has(Flags::WRITE_SHUT) {
             self.queue.clear();
         }
-        if !self.queue.is_empty() {
+        if self.output_pending() {
             if !self.flags.has(Flags::CONNECTING) {
                 let sent = self.transport.send(fd, &mut self.queue, WRITE_BUDGET);
                 let sent = sent.map_err(CloseReason::Error)?;
                 cx.state().stats.bytes_written += sent as u64;
             }
             self.apply_watermarks();
-            if !self.queue.is_empty() {
+            if self.output_pending() {
                 return Ok(false);
             }
         } else if self.flags.has(Flags::WATERMARK) {

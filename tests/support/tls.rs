@@ -1,0 +1,65 @@
+//! TLS test helpers: certificates made at test time with rcgen (never committed keys), written
+//! as PEM files to a fresh temporary directory; rustls client configurations that trust them;
+//! a blocking TLS client. Include with `#[path = "support/tls.rs"] mod tls;`.
+#![allow(dead_code)]
+
+use ioman::net::tls;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// A self-signed certificate and its key, as PEM files.
+pub struct Certs {
+    pub dir: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl Drop for Certs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A fresh directory under the system's temporary directory.
+pub fn temp_dir(what: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("ioman-{what}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+/// A certificate for `names` (DNS names or IP addresses).
+pub fn certs(names: &[&str]) -> Certs {
+    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let made = rcgen::generate_simple_self_signed(names).expect("rcgen");
+    let dir = temp_dir("certs");
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).expect("write cert");
+    std::fs::write(&key, made.key_pair.serialize_pem()).expect("write key");
+    Certs { dir, cert, key }
+}
+
+/// A client configuration that trusts `certs`, offering `alpn`.
+pub fn client_config(certs: &Certs, alpn: &[&[u8]]) -> Arc<ClientConfig> {
+    tls::client_config(&certs.cert, alpn).expect("client config")
+}
+
+/// A blocking TLS client of `addr` (10 s safety timeouts), handshake not yet done.
+pub fn client(
+    addr: SocketAddr,
+    config: &Arc<ClientConfig>,
+    name: &str,
+) -> StreamOwned<ClientConnection, TcpStream> {
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    tcp.set_write_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let name = ServerName::try_from(name.to_owned()).expect("server name");
+    let conn = ClientConnection::new(config.clone(), name).expect("client session");
+    StreamOwned::new(conn, tcp)
+}
