@@ -32,6 +32,55 @@ pub(crate) struct Current<R> {
 /// - **wake**: `on_wake` runs after this turn's I/O and timeouts (or in the next turn, if the
 ///   wake comes from an `on_wake` itself); the loop does not sleep while a wake is pending.
 /// - **stop**: the current turn finishes, then `run` returns.
+///
+/// # Example
+/// A pipe's reader that forwards each chunk to another registration by waking it, and closes
+/// itself at end of stream — everything through its `Context`:
+/// ```
+/// use ioman::{Context, Handler, Interest, Key, Manager, Timeout};
+/// use rustix::fd::BorrowedFd;
+/// use std::time::Duration;
+///
+/// /// The loop-wide state: bytes seen, and who to tell.
+/// struct Shared { bytes: usize, listener: Option<Key>, told: usize }
+///
+/// struct Reader;
+/// impl Handler<Shared> for Reader {
+///     fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Shared>) {
+///         let mut buf = [0u8; 1024];
+///         match rustix::io::read(fd, &mut buf) {
+///             Ok(0) | Err(_) => cx.close(), // the fd is closed once this returns
+///             Ok(n) => {
+///                 cx.state().bytes += n;
+///                 if let Some(listener) = cx.state().listener {
+///                     let _ = cx.wake(listener); // its on_wake runs later this turn
+///                 }
+///             }
+///         }
+///     }
+/// }
+///
+/// struct Listener;
+/// impl Handler<Shared> for Listener {
+///     fn on_wake(&mut self, _: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Shared>) {
+///         cx.state().told += 1;
+///     }
+/// }
+///
+/// let state = Shared { bytes: 0, listener: None, told: 0 };
+/// let mut manager: Manager<Shared> = Manager::with_state(state)?;
+/// let listener = manager.add_detached(None, Timeout::Never, Listener);
+/// manager.state_mut().listener = Some(listener);
+/// let (read_end, write_end) = rustix::pipe::pipe()?;
+/// let reader = manager.add(read_end, Interest::READ, Timeout::Never, Reader)?;
+/// rustix::io::write(&write_end, b"hello")?;
+/// manager.turn(Some(Duration::from_secs(5)))?;
+/// assert_eq!((manager.state().bytes, manager.state().told), (5, 1));
+/// drop(write_end); // end of stream: the reader closes itself
+/// manager.turn(Some(Duration::from_secs(5)))?;
+/// assert!(!manager.contains(reader));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Context<'a, S, R = Boxed<S>> {
     pub(crate) reg: &'a mut Registry<R>,
     pub(crate) state: &'a mut S,

@@ -54,6 +54,8 @@ impl Mail {
 ///
 /// Requests take effect when the target next runs, at the latest at the end of this turn, in
 /// the order they were made; bytes sent are queued after the target's own pending output.
+/// Mail is activity for the target: it restarts its idle timeout (a chat member who only
+/// receives is not idle); the target's own timer firing is not.
 ///
 /// Bytes sent count against the target's
 /// [`ConnConfig::max_output`](crate::ConnConfig::max_output) at once: what would pass it is

@@ -14,6 +14,42 @@ use std::time::{Duration, Instant};
 ///
 /// Requests about the own connection (`close`, `close_after_flush`, `shutdown_write`,
 /// `pause_reading`, `wait_for`) take effect when the hook returns.
+///
+/// # Example
+/// A line protocol that counts requests in the loop-wide state, answers `bye` by closing
+/// once the reply is out, and stops parsing then:
+/// ```
+/// use ioman::net::testing::Harness;
+/// use ioman::net::{ConnConfig, Outbox, ProtoContext, Protocol};
+///
+/// struct Lines;
+/// impl Protocol<u64> for Lines {
+///     fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, u64>) -> usize {
+///         let mut used = 0;
+///         while !cx.is_closing() {
+///             let Some(end) = input[used..].iter().position(|&b| b == b'\n') else { break };
+///             let line = &input[used..used + end];
+///             used += end + 1;
+///             *cx.state() += 1; // requests served by this loop
+///             match line {
+///                 b"bye" => {
+///                     out.extend_from_slice(b"goodbye\n");
+///                     cx.close_after_flush();
+///                 }
+///                 _ => out.extend_from_slice(format!("#{} {}\n", cx.state(), line.len()).as_bytes()),
+///             }
+///         }
+///         used
+///     }
+/// }
+///
+/// let mut h = Harness::with_state(0u64);
+/// let c = h.connect(Lines, ConnConfig::default());
+/// h.send(c, b"abc\nbye\nignored\n");
+/// assert_eq!(h.received(c), b"#1 3\ngoodbye\n");
+/// assert!(!h.is_open(c));
+/// assert_eq!(*h.state(), 2);
+/// ```
 pub struct ProtoContext<'a, S: 'static = ()> {
     pub(crate) cx: Context<'a, Net<S>>,
     pub(crate) flags: &'a mut Flags,

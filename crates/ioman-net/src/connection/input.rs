@@ -64,6 +64,7 @@ impl<P> Connection<P> {
     /// The transport has something to read (epoll's `EPOLLIN`/`EPOLLRDHUP`, or a wake of an
     /// in-memory wire): read and offer it, or, while input may not be offered, keep what the
     /// peer sent before finishing; then settle.
+    #[inline(always)]
     pub(super) fn readable<S: 'static>(
         &mut self,
         fd: Option<BorrowedFd<'_>>,
