@@ -407,3 +407,38 @@ fn an_outgoing_tls_connection_speaks_to_a_tls_server() {
     assert_eq!(m.state().app().input, b"ping\nping\n", "server got it, echoed it, client got it");
     assert!(m.state().is_connection(key));
 }
+
+#[test]
+fn a_protocol_over_its_watermark_before_the_handshake_still_completes_it() {
+    let certs = tls::certs(&["localhost"]);
+    let tls_config = iotls::server_config(&certs.cert, &certs.key, &[]).unwrap();
+    let mut m = manual_manager();
+    // 256 KiB written in on_open: far above the 64 KiB high watermark, before any handshake.
+    let greeting: &'static [u8] = Box::leak(pattern(256 * 1024, 5).into_boxed_slice());
+    let addr = listen_tls_with(&mut m, tls_config, ConnConfig::default(), move || {
+        Script::sink().greeting(greeting)
+    });
+    let client = tls::client(addr, &tls::client_config(&certs, &[]), "localhost");
+    let (mut conn, mut sock) = (client.conn, client.sock);
+    sock.set_nonblocking(true).unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    for _ in 0..2000 {
+        if got.len() == greeting.len() {
+            break;
+        }
+        while conn.wants_write() && conn.write_tls(&mut sock).is_ok() {}
+        m.turn(Some(Duration::from_millis(2))).unwrap();
+        if let Ok(n) = conn.read_tls(&mut sock) {
+            assert!(n > 0, "closed after {} bytes: {:?}", got.len(), m.state().app().events);
+            conn.process_new_packets().unwrap();
+        }
+        while let Ok(n) = conn.reader().read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    assert!(got == greeting, "{} of {} bytes", got.len(), greeting.len());
+}

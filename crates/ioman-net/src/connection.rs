@@ -223,7 +223,9 @@ impl<P> Connection<P> {
             | Flags::CLOSED
             | Flags::CONNECTING;
         let listen = !self.flags.has(ended);
-        let read = listen && self.can_offer() && self.input.len() < self.config.max_input;
+        let read = listen
+            && ((self.can_offer() && self.input.len() < self.config.max_input)
+                || self.transport.handshaking());
         let fin = listen && !read && !self.flags.has(Flags::RDHUP_SEEN);
         let write = self.flags.has(Flags::CONNECTING)
             || (!self.queue.is_empty() && !self.flags.has(Flags::WRITE_SHUT))

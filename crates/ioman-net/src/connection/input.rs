@@ -72,6 +72,16 @@ impl<P> Connection<P> {
     ) where
         P: Protocol<S>,
     {
+        if self.transport.handshaking() {
+            // The handshake reads whatever the protocol's state (see the TLS module docs).
+            if let Err(e) = self.transport.advance_handshake(fd) {
+                let reason = self.transport.failure(e);
+                return self.finish(fd, cx, reason);
+            }
+            if self.transport.handshaking() {
+                return self.settle(fd, cx);
+            }
+        }
         let result = match self.can_offer() {
             true => self.read(fd, cx, self.config.read_budget, Mode::Offer),
             false => self.buffer_until_eof(fd, cx), // EPOLLRDHUP while paused

@@ -103,6 +103,32 @@ impl TlsStream {
         }
     }
 
+    /// Moves the handshake on without handing out plaintext: reads what the socket has while
+    /// the handshake is under way, and sends rustls's answers. It runs whether or not the
+    /// connection may take input now (a protocol paused by its own output must not stall
+    /// its handshake); application data that arrives with the last handshake flight stays in
+    /// rustls (one read at most) until the connection reads.
+    pub(crate) fn advance_handshake(&mut self, fd: BorrowedFd<'_>) -> rustix::io::Result<()> {
+        while self.session.is_handshaking() && !self.eof {
+            match self.session.read_tls(&mut Socket(fd)) {
+                Ok(0) => self.eof = true,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(errno(&e)),
+            }
+            if let Err(e) = self.session.process_new_packets() {
+                let _ = self.flush(fd);
+                self.failure = Some(e);
+                return Err(Errno::PROTO);
+            }
+        }
+        if self.session.wants_write() {
+            self.flush(fd).map_err(|e| errno(&e))?;
+        }
+        Ok(())
+    }
+
     /// Sends pending ciphertext, then encrypts and sends up to about `budget` bytes of the
     /// outbox. Returns the plaintext bytes taken from the outbox.
     pub(crate) fn send(
