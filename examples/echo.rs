@@ -5,8 +5,11 @@
 //!
 //! ```text
 //! cargo run --release --example echo -- --listen 127.0.0.1:7000 [--threads N]
+//!                                       [--tls-cert cert.pem --tls-key key.pem]
 //! nc 127.0.0.1 7000
+//! openssl s_client -connect 127.0.0.1:7000 -servername localhost   # with --tls-cert
 //! ```
+//! With `--tls-cert` and `--tls-key` it echoes over TLS (no ALPN), on every loop.
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
 #![forbid(unsafe_code)]
 
@@ -14,15 +17,17 @@
 mod log;
 
 #[path = "common/args.rs"]
-mod args;
+pub(crate) mod args; // `tests/echo_example.rs` tests the shared TLS arguments through it
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
+use ioman::net::tls::rustls::ServerConfig;
 use ioman::net::{
     ConnConfig, Endpoint, Listener, Loops, Net, NetError, Outbox, ProtoContext, Protocol,
 };
 use ioman::{Key, Manager};
 use rustix::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Sends every byte back, in order. No allocation per message: input is the loop's read
@@ -39,32 +44,42 @@ impl Protocol for Echo {
 /// How long connections may drain after SIGINT/SIGTERM.
 pub const GRACE: Duration = Duration::from_secs(5);
 
-/// Registers an echo listener for `socket` (from [`ioman::net::listen`]) with `manager`.
+/// Registers an echo listener for `socket` (from [`ioman::net::listen`]) with `manager`;
+/// with a TLS configuration, its connections are TLS.
 pub fn build(
     manager: &mut Manager<Net<()>>,
     socket: OwnedFd,
     config: ConnConfig,
+    tls: Option<Arc<ServerConfig>>,
 ) -> Result<Key, NetError> {
-    Listener::serve(config, || Echo).register(manager, socket)
+    let listener = match tls {
+        Some(tls) => Listener::serve_tls(config, tls, || Echo),
+        None => Listener::serve(config, || Echo),
+    };
+    listener.register(manager, socket)
 }
 
 fn main() -> Result<()> {
     log::init();
     let args = Args::parse();
+    let tls = args.tls.server_config(&[])?;
+    let with_tls = tls.is_some();
     if args.threads > 1 {
-        let loops = Loops::spawn(args.threads, &args.listen, |_, socket| {
+        let loops = Loops::spawn(args.threads, &args.listen, move |_, socket| {
             let mut manager = Manager::new()?;
-            build(&mut manager, socket, ConnConfig::default())?;
+            build(&mut manager, socket, ConnConfig::default(), tls.clone())?;
             Ok(manager)
         })?;
-        println!("echo: listening on {} ({} loops)", loops.local_addr(), loops.len());
+        let tls_note = if with_tls { ", TLS" } else { "" };
+        println!("echo: listening on {} ({} loops{tls_note})", loops.local_addr(), loops.len());
         return Ok(loops.run_until_signal(GRACE)?);
     }
     let socket = ioman::net::listen(&args.listen, Default::default())
         .with_context(|| format!("listening on {}", args.listen))?;
-    println!("echo: listening on {}", ioman::net::local_endpoint(&socket)?);
+    let endpoint = ioman::net::local_endpoint(&socket)?;
     let mut manager = Manager::new()?;
-    build(&mut manager, socket, ConnConfig::default())?;
+    build(&mut manager, socket, ConnConfig::default(), tls)?;
+    println!("echo: listening on {endpoint}{}", if with_tls { " (TLS)" } else { "" });
     ioman::net::shutdown::on_signals(&mut manager, GRACE)?;
     manager.run()?;
     Ok(())
@@ -86,4 +101,6 @@ struct Args {
         allow_negative_numbers = true
     )]
     threads: usize,
+    #[command(flatten)]
+    tls: args::TlsArgs,
 }

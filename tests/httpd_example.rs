@@ -4,11 +4,16 @@
 //! traversal attempts, the idle timeout and the deadline for slowly trickled requests; and that
 //! big files stream whole (to fast and slow readers, pipelined or not) while the server's
 //! memory stays flat, and that a client that stops reading is evicted by the send timeout.
+//! Over TLS (certificates made at test time), a rustls client gets the same answers: status
+//! line and body, keep-alive and pipelining, a file bigger than the output cap, ALPN
+//! `http/1.1`, and a clean `close_notify` after `Connection: close`.
 
 #[path = "support/net.rs"]
 mod net;
 #[path = "../examples/httpd/server.rs"]
 mod server;
+#[path = "support/tls.rs"]
+mod tls;
 
 use ioman::net::{Connection, Net};
 use ioman::{Config, Manager, ManualClock};
@@ -94,7 +99,18 @@ fn serve(root: Option<PathBuf>) -> (SocketAddr, ioman::net::Loops) {
 fn serve_site(site: impl Fn() -> Site + Send + Sync + 'static) -> (SocketAddr, ioman::net::Loops) {
     spawn_server(move |socket| {
         let mut m = Manager::with_state(Net::new(site()))?;
-        server::build(&mut m, socket, IDLE)?;
+        server::build(&mut m, socket, IDLE, None)?;
+        Ok(m)
+    })
+}
+
+/// The server over TLS with `certs`, offering ALPN `http/1.1` as `main.rs` does, serving
+/// `root`.
+fn serve_tls(certs: &tls::Certs, root: PathBuf) -> (SocketAddr, ioman::net::Loops) {
+    let config = tls::server_config(certs, &[b"http/1.1"]);
+    spawn_server(move |socket| {
+        let mut m = Manager::with_state(Net::new(Site::with_root(&root).expect("root")))?;
+        server::build(&mut m, socket, IDLE, Some(config.clone()))?;
         Ok(m)
     })
 }
@@ -215,6 +231,53 @@ fn keep_alive_pipelining_head_and_files() {
     send(&mut c, b"GET /small.txt HTTP/1.0\r\n\r\n");
     assert_eq!(read_response(&mut c, false).status, 200);
     assert_eof(&mut c);
+    stop(loops);
+}
+
+#[test]
+fn https_get_keep_alive_pipelining_and_a_big_file() {
+    let root = Root::new("tls");
+    let pattern = Pattern::new(0x5a);
+    let len = 12 * MIB; // more than the output cap: read and encrypted a piece at a time
+    pattern.write(&root.0.join("big.bin"), len);
+    let certs = tls::certs(&["localhost"]);
+    let (addr, loops) = serve_tls(&certs, root.0.clone());
+    let config = tls::client_config(&certs, &[b"http/1.1"]);
+    let mut c = tls::client(addr, &config, "localhost");
+    send(&mut c, get("/").as_bytes());
+    let home = read_response(&mut c, false);
+    assert!(home.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", home.head);
+    assert_eq!(home.body, b"<h1>home</h1>");
+    assert_eq!(c.conn.alpn_protocol(), Some(&b"http/1.1"[..]), "ALPN agreed on http/1.1");
+    // Keep-alive: a second request on the same connection, then two pipelined ones.
+    send(&mut c, get("/small.txt").as_bytes());
+    let file = read_response(&mut c, false);
+    assert_eq!((file.status, file.body.as_slice()), (200, &b"hello, file\n"[..]));
+    send(&mut c, format!("{}{}", get("/docs/"), get("/missing")).as_bytes());
+    let docs = read_response(&mut c, false);
+    assert_eq!((docs.status, docs.body.as_slice()), (200, &b"docs"[..]));
+    assert_eq!(read_response(&mut c, false).status, 404);
+    send(&mut c, get("/big.bin").as_bytes());
+    read_pattern_response(&mut c, len, &pattern, 256 * 1024);
+    // `Connection: close`: the answer, then close_notify (a clean end, not a truncation).
+    send(&mut c, b"GET /small.txt HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let last = read_response(&mut c, false);
+    assert_eq!((last.status, last.header("connection")), (200, Some("close")));
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).expect("a clean close");
+    assert!(rest.is_empty());
+    stop(loops);
+}
+
+#[test]
+fn https_refuses_a_plaintext_request_without_answering_it() {
+    let certs = tls::certs(&["localhost"]);
+    let root = Root::new("tls-plain");
+    let (addr, loops) = serve_tls(&certs, root.0.clone());
+    let mut c = connect(addr);
+    send(&mut c, get("/").as_bytes());
+    let answer = tls::read_until_closed(&mut c);
+    assert!(!answer.starts_with(b"HTTP/"), "plaintext was served: {answer:?}");
     stop(loops);
 }
 

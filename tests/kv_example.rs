@@ -8,11 +8,16 @@
 //! [`MEMORY_BOUND`] whether the client reads slowly or not at all, and a client reading
 //! everything gets every byte. The tests that measure memory take [`MEMORY`] so that they do
 //! not run at the same time. The send timeout runs with a manual clock.
+//!
+//! TLS: the same server over TLS (certificates made at test time) answers PING, SET and GET,
+//! pipelined and with a value larger than a TLS record, to a rustls client.
 
 #[path = "support/net.rs"]
 mod net;
 #[path = "../examples/kv/server.rs"]
 mod server;
+#[path = "support/tls.rs"]
+mod tls;
 
 use ioman::net::{Connection, Loops};
 use ioman::{Config, ManualClock};
@@ -50,7 +55,7 @@ fn reply(c: &mut impl std::io::Read) -> String {
 fn commands_pipelines_inline_and_errors() {
     let (addr, loops) = spawn_server(|socket| {
         let mut m = server::manager(Config::default())?;
-        server::build(&mut m, socket, server::conn_config())?;
+        server::build(&mut m, socket, server::conn_config(), None)?;
         Ok(m)
     });
     let mut c = connect(addr);
@@ -83,6 +88,44 @@ fn commands_pipelines_inline_and_errors() {
     send(&mut c, &resp(&["QUIT"]));
     assert_eq!(reply(&mut c), "+OK");
     assert_eof(&mut c);
+    stop(loops);
+}
+
+#[test]
+fn ping_set_and_get_over_tls() {
+    let certs = tls::certs(&["localhost"]);
+    let config = tls::server_config(&certs, &[]);
+    let (addr, loops) = spawn_server(move |socket| {
+        let mut m = server::manager(Config::default())?;
+        server::build(&mut m, socket, server::conn_config(), Some(config.clone()))?;
+        Ok(m)
+    });
+    let mut c = tls::client(addr, &tls::client_config(&certs, &[]), "localhost");
+    send(&mut c, &resp(&["PING"]));
+    assert_eq!(reply(&mut c), "+PONG");
+    assert_eq!(c.conn.alpn_protocol(), None, "kv offers no ALPN");
+    send(&mut c, &resp(&["SET", "greeting", "hello over TLS"]));
+    assert_eq!(reply(&mut c), "+OK");
+    send(&mut c, &resp(&["GET", "greeting"]));
+    assert_eq!(reply(&mut c), "hello over TLS");
+    // A pipelined batch, and a value bigger than a TLS record (shared, encrypted in steps).
+    let value = pattern(256 * 1024, 9);
+    let mut batch = resp_bytes(&[b"SET", b"big", &value]);
+    batch.extend(resp(&["GET", "missing"]));
+    batch.extend(resp_bytes(&[b"GET", b"big"]));
+    batch.extend(b"PING\r\n"); // inline
+    send(&mut c, &batch);
+    assert_eq!([reply(&mut c), reply(&mut c)], ["+OK", "(nil)"]);
+    assert_eq!(read_line(&mut c), format!("${}\r\n", value.len()));
+    assert!(read_n(&mut c, value.len()) == value, "the big value differs");
+    assert_eq!(read_n(&mut c, 2), b"\r\n");
+    assert_eq!(reply(&mut c), "+PONG");
+    // QUIT: the server answers, then closes with close_notify (not a truncation).
+    send(&mut c, &resp(&["QUIT"]));
+    assert_eq!(reply(&mut c), "+OK");
+    let mut rest = Vec::new();
+    c.read_to_end(&mut rest).expect("a clean close");
+    assert!(rest.is_empty());
     stop(loops);
 }
 
@@ -165,7 +208,7 @@ fn resp_bytes(args: &[&[u8]]) -> Vec<u8> {
 fn big_value_server() -> (SocketAddr, Loops, TcpStream, Vec<u8>) {
     let (addr, loops) = spawn_server(|socket| {
         let mut m = server::manager(Config::default())?;
-        server::build(&mut m, socket, server::conn_config())?;
+        server::build(&mut m, socket, server::conn_config(), None)?;
         Ok(m)
     });
     let mut c = connect(addr);

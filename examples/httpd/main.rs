@@ -3,12 +3,14 @@
 //! however much a client pipelines, limits on request heads and bodies, an idle timeout that
 //! also evicts slowly trickling requests and clients that stop reading, and no way out of the
 //! served root. With no `--root`, it serves an embedded welcome page, so it works with no files
-//! at all.
+//! at all. With `--tls-cert` and `--tls-key` it serves HTTPS instead (ALPN `http/1.1`).
 //!
 //! ```text
 //! cargo run --release --example httpd -- [--listen 127.0.0.1:8080] [--root DIR]
 //!                                        [--idle-timeout SECS] [--threads N]
+//!                                        [--tls-cert cert.pem --tls-key key.pem]
 //! curl -i http://127.0.0.1:8080/
+//! curl -i --cacert cert.pem https://localhost:8080/    # with --tls-cert
 //! ```
 //! SIGINT/SIGTERM: stop accepting, let connections drain for up to 5 s, exit 0.
 #![forbid(unsafe_code)]
@@ -57,17 +59,21 @@ struct Args {
         allow_negative_numbers = true
     )]
     threads: usize,
+    #[command(flatten)]
+    tls: args::TlsArgs,
 }
 
 fn main() -> Result<()> {
     log::init();
     let args = Args::parse();
     let idle = args.idle_timeout.0;
+    let tls = args.tls.server_config(&[b"http/1.1"])?;
     let root = args.root;
     let what = match &root {
         Some(dir) => format!("serving {}", dir.display()),
         None => "serving the welcome page".to_owned(),
     };
+    let what = if tls.is_some() { format!("HTTPS, {what}") } else { what };
     // Each loop builds its own Site (and file cache): loops share nothing at run time.
     let site = move || -> Result<Site, NetError> {
         let site = match &root {
@@ -82,7 +88,7 @@ fn main() -> Result<()> {
         let site = site.clone();
         let loops = Loops::spawn(args.threads, &args.listen, move |_, socket| {
             let mut manager = Manager::with_state(Net::new(site()?))?;
-            server::build(&mut manager, socket, idle)?;
+            server::build(&mut manager, socket, idle, tls.clone())?;
             Ok(manager)
         })?;
         println!("httpd: listening on {} ({what}, {} loops)", loops.local_addr(), loops.len());
@@ -91,7 +97,7 @@ fn main() -> Result<()> {
     let socket = ioman::net::listen(&args.listen, Default::default())
         .with_context(|| format!("listening on {}", args.listen))?;
     let mut manager = Manager::with_state(Net::new(site()?))?;
-    server::build(&mut manager, socket.try_clone()?, idle)?;
+    server::build(&mut manager, socket.try_clone()?, idle, tls)?;
     println!("httpd: listening on {} ({what})", ioman::net::local_endpoint(&socket)?);
     drop(socket);
     ioman::net::shutdown::on_signals(&mut manager, GRACE)?;

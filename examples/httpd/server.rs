@@ -16,15 +16,22 @@
 //! `idle` from its first byte, kept by the connection's own timer (`ProtoContext::set_timer`).
 //! Requests that arrive whole (the common case) arm no timer, and neither do complete
 //! requests left waiting for output room.
+//!
+//! HTTPS: with a TLS configuration (ALPN `http/1.1`, see `main.rs`), [`build`] serves the same
+//! protocol with [`Listener::serve_tls`]; file bodies are then read and encrypted a piece at a
+//! time under the same watermarks and cap instead of `sendfile`d, and a TLS handshake must
+//! finish within ioman-net's handshake timeout (10 s).
 
 #[path = "proto.rs"]
 pub mod proto;
 
+use ioman::net::tls::rustls::ServerConfig;
 use ioman::net::{ConnConfig, Listener, Net, NetError, Outbox, ProtoContext, Protocol};
 use ioman::{Key, Manager, Timeout};
 use proto::http::HttpSession;
 use proto::site::Site;
 use rustix::fd::OwnedFd;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most unconsumed input a connection keeps: the request head limit plus room to spare.
@@ -101,11 +108,18 @@ pub fn conn_config(idle: Duration) -> ConnConfig {
     ConnConfig::default().idle(Timeout::Idle(idle)).max_input(MAX_INPUT)
 }
 
-/// Serves the manager's [`Site`] on `socket` (from [`ioman::net::listen`]).
+/// Serves the manager's [`Site`] on `socket` (from [`ioman::net::listen`]): HTTPS with a TLS
+/// configuration, else plain HTTP.
 pub fn build(
     manager: &mut Manager<Net<Site>>,
     socket: OwnedFd,
     idle: Duration,
+    tls: Option<Arc<ServerConfig>>,
 ) -> Result<Key, NetError> {
-    Listener::serve(conn_config(idle), move || Http::new(idle)).register(manager, socket)
+    let make = move || Http::new(idle);
+    let listener = match tls {
+        Some(tls) => Listener::serve_tls(conn_config(idle), tls, make),
+        None => Listener::serve(conn_config(idle), make),
+    };
+    listener.register(manager, socket)
 }

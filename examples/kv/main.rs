@@ -6,8 +6,11 @@
 //!
 //! ```text
 //! cargo run --release --example kv -- [--listen 127.0.0.1:6380] [--send-timeout SECS]
+//!                                     [--tls-cert cert.pem --tls-key key.pem]
 //! redis-cli -p 6380 set greeting hello
+//! redis-cli --tls --cacert cert.pem -p 6380 ping     # with --tls-cert
 //! ```
+//! With `--tls-cert` and `--tls-key` it speaks RESP over TLS (no ALPN), as Redis's `tls-port`.
 //! Memory per connection is bounded whatever a client pipelines (see `server.rs`); a client that
 //! leaves its replies unread for `--send-timeout` seconds (default 60; 0 = never, for trusted
 //! clients only) is dropped. Connections never time out while idle, as in Redis.
@@ -42,18 +45,22 @@ struct Args {
         allow_negative_numbers = true
     )]
     send_timeout: args::Seconds,
+    #[command(flatten)]
+    tls: args::TlsArgs,
 }
 
 fn main() -> Result<()> {
     log::init();
     let args = Args::parse();
     let send_timeout = Some(args.send_timeout.0).filter(|t| !t.is_zero());
+    let tls = args.tls.server_config(&[])?;
+    let mode = if tls.is_some() { " (TLS)" } else { "" };
     let socket = ioman::net::listen(&args.listen, Default::default())
         .with_context(|| format!("listening on {}", args.listen))?;
     let endpoint = ioman::net::local_endpoint(&socket)?;
     let mut manager = server::manager(ioman::Config::default())?;
-    server::build(&mut manager, socket, server::conn_config().send_timeout(send_timeout))?;
-    println!("kv: listening on {endpoint}");
+    server::build(&mut manager, socket, server::conn_config().send_timeout(send_timeout), tls)?;
+    println!("kv: listening on {endpoint}{mode}");
     ioman::net::shutdown::on_signals(&mut manager, Duration::from_secs(5))?;
     manager.run()?;
     Ok(())

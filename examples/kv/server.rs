@@ -15,16 +15,21 @@
 //! standalone timer per loop is kept scheduled for the store's next expiry, so expired keys
 //! are freed even if nobody asks for them. Scheduling costs one heap peek per batch of
 //! commands; the timer is moved only when a new earliest expiry appears.
+//!
+//! TLS: with a TLS configuration, [`build`] serves the same protocol with
+//! [`Listener::serve_tls`] (what `redis-cli --tls` speaks; no ALPN).
 
 #[path = "proto.rs"]
 pub mod proto;
 
+use ioman::net::tls::rustls::ServerConfig;
 use ioman::net::{ConnConfig, Listener, Net, NetError, Outbox, ProtoContext, Protocol};
 use ioman::{Context, Handler, Key, Manager, Modify, Timeout, Timer};
 use proto::commands::KvSession;
 use proto::resp::Limits;
 use proto::store::Store;
 use rustix::fd::{BorrowedFd, OwnedFd};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The most unconsumed input a connection may hold: one maximal bulk string (64 MiB by
@@ -127,11 +132,16 @@ pub fn conn_config() -> ConnConfig {
 }
 
 /// Serves RESP on `socket` (from [`ioman::net::listen`]) with `manager`, each connection set up
-/// by `config` (normally [`conn_config`]).
+/// by `config` (normally [`conn_config`]); over TLS with a TLS configuration.
 pub fn build(
     manager: &mut Manager<Net<Db>>,
     socket: OwnedFd,
     config: ConnConfig,
+    tls: Option<Arc<ServerConfig>>,
 ) -> Result<Key, NetError> {
-    Listener::serve(config, Kv::default).register(manager, socket)
+    let listener = match tls {
+        Some(tls) => Listener::serve_tls(config, tls, Kv::default),
+        None => Listener::serve(config, Kv::default),
+    };
+    listener.register(manager, socket)
 }

@@ -10,10 +10,17 @@
 //! - when one side closes for good (error, reset, idle), the other is closed after a flush;
 //! - a partner that takes nothing for [`SEND_TIMEOUT`] is closed (and so is the pair), so a
 //!   stalled upstream or a vanished client cannot hold a pair, its fds and its buffers for
-//!   the whole idle timeout. A side whose reading waits still sees its peer's end of stream.
+//!   the whole idle timeout. A side whose reading waits still sees its peer's end of stream;
+//! - with [`Upstream::tls`] set, the upstream side is a TLS client
+//!   ([`Connection::tls_client`]): the handshake starts once the connect completed and must
+//!   finish within the handshake timeout (10 s, counted from then on the connect too); what
+//!   the client sent meanwhile waits. A certificate the configuration does not trust (or that
+//!   does not name the server) ends the pair like a refused connect.
 //!
 //! This file is shared by `main.rs` and the tests (`#[path]`), so it holds no `main`.
 
+use ioman::net::tls::rustls::ClientConfig;
+use ioman::net::tls::rustls::pki_types::ServerName;
 use ioman::net::{CloseReason, ConnConfig, Connection, Endpoint, Listener, Net, NetError, Peer};
 use ioman::net::{Outbox, ProtoContext, Protocol};
 use ioman::{Context, Key, Manager, Modify, Timeout};
@@ -21,10 +28,32 @@ use rustix::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The loop-wide state: where to forward to.
+/// The loop-wide state: where to forward to, and how.
 pub struct Upstream {
     /// The address every client is forwarded to.
     pub to: Endpoint,
+    /// Speak TLS to `to` (else plain bytes).
+    pub tls: Option<UpstreamTls>,
+}
+
+/// How the proxy originates TLS to its upstream.
+pub struct UpstreamTls {
+    /// The client configuration: the roots it trusts (`--ca`), ALPN (none), resumption.
+    pub config: Arc<ClientConfig>,
+    /// The name sent as SNI, which the upstream's certificate must carry (`--to-sni`).
+    pub name: ServerName<'static>,
+}
+
+impl Upstream {
+    /// Forwards plain bytes to `to`.
+    pub fn plain(to: Endpoint) -> Upstream {
+        Upstream { to, tls: None }
+    }
+
+    /// Forwards to `to` over TLS, expecting a certificate for `name` that `config` trusts.
+    pub fn tls(to: Endpoint, config: Arc<ClientConfig>, name: ServerName<'static>) -> Upstream {
+        Upstream { to, tls: Some(UpstreamTls { config, name }) }
+    }
 }
 
 /// How long a side may hold output its peer takes none of.
@@ -75,9 +104,18 @@ fn pair(
             }
         };
     // The upstream side was registered first, so it learns its partner now, before it runs.
+    // Only this one starts a TLS session (the placeholder above never runs, so it needs none).
     let side = Connection::connecting(Side { peer: Some(down), high }, config.clone());
-    cx.modify(up, Modify::new().handler(side))?;
-    Ok(())
+    let side = match &cx.state().app().tls {
+        Some(tls) => side.tls_client(tls.config.clone(), tls.name.clone()),
+        None => Ok(side),
+    };
+    let swapped = side.and_then(|side| Ok(cx.modify(up, Modify::new().handler(side))?));
+    if swapped.is_err() {
+        let _ = Peer::new(cx, down).close();
+        let _ = Peer::new(cx, up).close();
+    }
+    swapped
 }
 
 /// One side of a forwarded pair: what it reads goes to `peer`.
@@ -118,8 +156,13 @@ impl Protocol<Upstream> for Side {
     }
 
     fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, Upstream>) {
-        if let CloseReason::ConnectFailed(e) = reason {
-            eprintln!("proxy: connecting to {} failed: {e}", cx.state().to);
+        match reason {
+            CloseReason::ConnectFailed(e) => {
+                eprintln!("proxy: connecting to {} failed: {e}", cx.state().to);
+            }
+            // Only the upstream side speaks TLS: its certificate, or its handshake, failed.
+            CloseReason::Tls(e) => eprintln!("proxy: TLS with {} failed: {e}", cx.state().to),
+            _ => {}
         }
         // After `Done` the partner finishes by itself (both half-closes were forwarded);
         // otherwise (reset, idle, connect failure...) it goes once its output is flushed.

@@ -5,7 +5,8 @@
 
 use ioman::net::tls;
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, StreamOwned};
+use rustls::{ClientConfig, ClientConnection, ServerConfig, StreamOwned};
+use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -50,6 +51,12 @@ pub fn client_config(certs: &Certs, alpn: &[&[u8]]) -> Arc<ClientConfig> {
     tls::client_config(&certs.cert, alpn).expect("client config")
 }
 
+/// A server configuration for `certs` (as the examples' `--tls-cert`/`--tls-key` make it),
+/// offering `alpn`.
+pub fn server_config(certs: &Certs, alpn: &[&[u8]]) -> Arc<ServerConfig> {
+    tls::server_config(&certs.cert, &certs.key, alpn).expect("server config")
+}
+
 /// A blocking TLS client of `addr` (10 s safety timeouts), handshake not yet done.
 pub fn client(
     addr: SocketAddr,
@@ -62,4 +69,20 @@ pub fn client(
     let name = ServerName::try_from(name.to_owned()).expect("server name");
     let conn = ClientConnection::new(config.clone(), name).expect("client session");
     StreamOwned::new(conn, tcp)
+}
+
+/// Everything a (plaintext) client gets until the server closes, by end of stream or by a
+/// reset: what a client that does not speak TLS gets from a TLS server (at most an alert).
+#[track_caller]
+pub fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return got,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => return got,
+            Err(e) => panic!("expected the server to close, got {e} after {got:?}"),
+        }
+    }
 }

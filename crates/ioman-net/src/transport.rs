@@ -128,7 +128,10 @@ impl Transport {
     }
 
     /// Moves a TLS handshake on (see `TlsStream::advance_handshake`); nothing for others.
-    pub(crate) fn advance_handshake(&mut self, fd: Option<BorrowedFd<'_>>) -> rustix::io::Result<()> {
+    pub(crate) fn advance_handshake(
+        &mut self,
+        fd: Option<BorrowedFd<'_>>,
+    ) -> rustix::io::Result<()> {
         match (self.0.as_deref_mut(), fd) {
             #[cfg(feature = "tls")]
             (Some(Layer::Tls(tls)), Some(fd)) => tls.advance_handshake(fd),
