@@ -44,6 +44,7 @@ mod remote;
 mod stats;
 mod timeout;
 mod timer_queue;
+mod work;
 
 pub use clock::{Clock, ManualClock};
 pub use context::Context;
@@ -56,3 +57,4 @@ pub use modify::Modify;
 pub use remote::Remote;
 pub use stats::Stats;
 pub use timeout::{Timeout, Timer};
+pub use work::{WorkError, WorkPool};

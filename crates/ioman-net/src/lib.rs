@@ -13,6 +13,7 @@
 //! | `tls` (feature `tls`) | rustls under [`Connection`]: servers, clients, ALPN/SNI, handshake deadline, `close_notify`; PEM loading with clear errors |
 //! | [`testing`] | drive a protocol without sockets: feed input in pieces, make the peer stop reading, finish or reset, advance a manual clock, see how each connection ended |
 //! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
+//! | [`resolve`] | host names looked up on a [`WorkPool`](ioman_core::WorkPool) thread, answered on the loop; addresses interleaved by family |
 //! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
 //!
 //! # Example: an echo server
@@ -68,6 +69,7 @@ mod outbox;
 mod peer;
 mod proto_context;
 mod protocol;
+mod resolve;
 pub mod shutdown;
 pub mod testing;
 #[cfg(feature = "tls")]
@@ -85,3 +87,4 @@ pub use outbox::{FILE_CHARGE, Outbox};
 pub use peer::Peer;
 pub use proto_context::ProtoContext;
 pub use protocol::{CloseReason, Protocol};
+pub use resolve::{interleave, resolve};
