@@ -27,6 +27,7 @@ pub struct ConnConfig {
     pub(crate) max_output: usize,
     pub(crate) send_timeout: Option<Duration>,
     pub(crate) handshake_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
 }
 
 impl Default for ConnConfig {
@@ -43,6 +44,7 @@ impl Default for ConnConfig {
             max_output: 8 * 1024 * 1024,
             send_timeout: None,
             handshake_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -113,6 +115,15 @@ impl ConnConfig {
     /// Default 10 s. Plain connections ignore it.
     pub fn handshake_timeout(mut self, timeout: Duration) -> ConnConfig {
         self.handshake_timeout = timeout;
+        self
+    }
+
+    /// How long an outgoing connection ([`Connection::connecting`](crate::Connection::connecting))
+    /// may take to be established: when it is up, the connection ends with
+    /// [`CloseReason::ConnectFailed`](crate::CloseReason::ConnectFailed) (`TimedOut`), e.g.
+    /// against a host that drops SYNs. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> ConnConfig {
+        self.connect_timeout = timeout;
         self
     }
 

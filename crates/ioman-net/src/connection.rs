@@ -187,6 +187,9 @@ impl<P> Connection<P> {
     /// The interest, timeout and peer cap to register with.
     fn registration(&mut self) -> (Option<Interest>, ioman_core::Timeout, usize) {
         let timeout = match self.queue.is_empty() {
+            _ if self.flags.has(Flags::CONNECTING) => {
+                ioman_core::Timeout::Idle(self.config.connect_timeout)
+            }
             _ if self.transport.handshaking() => {
                 ioman_core::Timeout::Idle(self.config.handshake_timeout)
             }
@@ -250,7 +253,11 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
         self.guarded(Some(fd), cx, |conn, cx| {
             if conn.flags.has(Flags::CONNECTING) {
                 match rustix::net::sockopt::socket_error(fd) {
-                    Ok(Ok(())) => conn.flags.clear(Flags::CONNECTING),
+                    Ok(Ok(())) => {
+                        conn.flags.clear(Flags::CONNECTING);
+                        cx.set_timeout(conn.current_timeout()); // the connect timeout is over
+                        conn.hook(Some(fd), cx, |p, out, pcx| p.on_connected(out, pcx));
+                    }
                     Ok(Err(e)) | Err(e) => {
                         return conn.finish(Some(fd), cx, CloseReason::ConnectFailed(e.into()));
                     }
@@ -262,6 +269,10 @@ impl<S: 'static, P: Protocol<S>> Handler<Net<S>> for Connection<P> {
 
     fn on_timeout(&mut self, fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
         self.guarded(fd, cx, |conn, cx| {
+            if conn.flags.has(Flags::CONNECTING) {
+                let timed_out = io::Error::from(io::ErrorKind::TimedOut);
+                return conn.finish(fd, cx, CloseReason::ConnectFailed(timed_out));
+            }
             #[cfg(feature = "tls")]
             if conn.transport.handshaking() {
                 return conn.finish(fd, cx, CloseReason::HandshakeTimeout);

@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`listen`], [`connect`], [`Endpoint`] | non-blocking, close-on-exec TCP (v4/v6) and Unix sockets |
 //! | [`Listener`] | bounded accept batches, `TCP_NODELAY`, a factory per connection, no spin on `EMFILE` |
+//! | [`Connector`] | outgoing connections: connect timeout, fallback across addresses, retries with backoff and jitter, reconnecting a persistent link |
 //! | [`Connection`] | per-event read budget, input offered while output has room (and offered again by itself), write queue with watermarks, vectored sends and `sendfile`, half-close, idle and send timeouts |
 //! | [`Net`] | the loop-wide state: your state `S`, shared scratch buffers, mailboxes, counters |
 //! | [`Peer`] | reach another connection by key: send (or share) bytes, wake, half-close, close; with [`ProtoContext::wait_for`], fan-out backpressure |
@@ -58,6 +59,7 @@
 mod config;
 mod conn_timer;
 mod connection;
+mod connector;
 mod endpoint;
 mod error;
 mod flags;
@@ -78,6 +80,7 @@ mod transport;
 
 pub use config::{ConnConfig, ListenConfig};
 pub use connection::Connection;
+pub use connector::{ConnectReport, Connector, Retry};
 pub use endpoint::{BindOptions, Endpoint, connect, listen, local_endpoint, peer_endpoint};
 pub use error::NetError;
 pub use listener::{AcceptReport, Listener};

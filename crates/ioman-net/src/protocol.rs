@@ -113,6 +113,13 @@ pub trait Protocol<S: 'static = ()>: 'static {
         let _ = (out, cx);
     }
 
+    /// An outgoing connection ([`Connection::connecting`](crate::Connection::connecting)) is
+    /// established: the connect completed (for TLS, the handshake still follows). Called once,
+    /// after `on_open`; never for accepted connections. The default does nothing.
+    fn on_connected(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, S>) {
+        let _ = (out, cx);
+    }
+
     /// The peer shut down its sending side (end of stream; `read` returned 0). No more input
     /// will come, but the connection can still send. The default closes after flushing; a
     /// protocol that still has something to say (or a proxy forwarding the half-close)
