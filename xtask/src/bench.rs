@@ -14,6 +14,7 @@ mod flow;
 mod hooks;
 mod http;
 mod json;
+mod memcached;
 mod nginx;
 mod proc;
 mod report;
@@ -98,7 +99,7 @@ impl Ctx {
     }
 }
 
-const SECTIONS: &[&str] = &["echo", "http", "resp", "dispatch", "hooks", "flow"];
+const SECTIONS: &[&str] = &["echo", "http", "resp", "dispatch", "hooks", "flow", "memcached"];
 
 fn usage() -> String {
     format!("usage: cargo xtask bench [--quick] [--only {}]", SECTIONS.join(","))
@@ -153,6 +154,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "resp" => resp::run(&mut ctx),
             "dispatch" => dispatch::run(&mut ctx),
             "flow" => flow::run(&mut ctx),
+            "memcached" => memcached::run(&mut ctx),
             _ => hooks::run(&mut ctx),
         };
         if let Err(e) = r {
