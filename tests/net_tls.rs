@@ -442,3 +442,20 @@ fn a_protocol_over_its_watermark_before_the_handshake_still_completes_it() {
     }
     assert!(got == greeting, "{} of {} bytes", got.len(), greeting.len());
 }
+
+#[test]
+fn a_client_gone_in_the_handshake_is_closed_at_once_not_spun_on() {
+    let certs = tls::certs(&["localhost"]);
+    let tls_config = iotls::server_config(&certs.cert, &certs.key, &[]).unwrap();
+    let mut m = manual_manager();
+    let addr = listen_tls(&mut m, tls_config, ConnConfig::default());
+    // Half a ClientHello record, then the client closes.
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01]).unwrap();
+    turn_until(&mut m, 50, |m| m.state().connections() == 1);
+    drop(client);
+    let turns = m.stats().turns;
+    turn_until(&mut m, 50, |m| m.state().connections() == 0);
+    assert!(m.stats().turns - turns < 5, "closing took {} turns", m.stats().turns - turns);
+    assert!(closed_with(&m, "error:UnexpectedEof"), "{:?}", m.state().app().events);
+}

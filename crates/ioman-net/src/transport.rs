@@ -139,6 +139,15 @@ impl Transport {
         }
     }
 
+    /// Whether the peer closed before the TLS handshake finished (nothing more can come).
+    pub(crate) fn ended_in_handshake(&self) -> bool {
+        match self.0.as_deref() {
+            #[cfg(feature = "tls")]
+            Some(Layer::Tls(tls)) => tls.ended_in_handshake(),
+            _ => false,
+        }
+    }
+
     /// Whether a TLS handshake is still under way (its deadline applies).
     #[inline]
     pub(crate) fn handshaking(&self) -> bool {

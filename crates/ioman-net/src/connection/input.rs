@@ -10,6 +10,7 @@ use crate::{CloseReason, Net, ProtoContext, Protocol};
 use ioman_core::Context;
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
+use std::io;
 
 /// The most bytes one connection sends per event (the socket buffer usually stops it first).
 pub(super) const WRITE_BUDGET: usize = 4 * 1024 * 1024;
@@ -77,6 +78,12 @@ impl<P> Connection<P> {
             if let Err(e) = self.transport.advance_handshake(fd) {
                 let reason = self.transport.failure(e);
                 return self.finish(fd, cx, reason);
+            }
+            if self.transport.ended_in_handshake() {
+                // Level-triggered epoll would report this end of stream on every wait.
+                let eof =
+                    io::Error::new(io::ErrorKind::UnexpectedEof, "closed in the TLS handshake");
+                return self.finish(fd, cx, CloseReason::Error(eof));
             }
             if self.transport.handshaking() {
                 return self.settle(fd, cx);

@@ -200,6 +200,11 @@ impl TlsStream {
         }
     }
 
+    /// The peer closed the socket before the handshake finished.
+    pub(crate) fn ended_in_handshake(&self) -> bool {
+        self.eof && self.session.is_handshaking()
+    }
+
     pub(crate) fn is_handshaking(&self) -> bool {
         self.session.is_handshaking()
     }
