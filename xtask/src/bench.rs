@@ -19,6 +19,7 @@ mod nginx;
 mod proc;
 mod report;
 mod resp;
+mod tls;
 mod tools;
 mod wrk;
 
@@ -99,7 +100,8 @@ impl Ctx {
     }
 }
 
-const SECTIONS: &[&str] = &["echo", "http", "resp", "dispatch", "hooks", "flow", "memcached"];
+const SECTIONS: &[&str] =
+    &["echo", "http", "resp", "dispatch", "hooks", "flow", "memcached", "tls"];
 
 fn usage() -> String {
     format!("usage: cargo xtask bench [--quick] [--only {}]", SECTIONS.join(","))
@@ -155,6 +157,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "dispatch" => dispatch::run(&mut ctx),
             "flow" => flow::run(&mut ctx),
             "memcached" => memcached::run(&mut ctx),
+            "tls" => tls::run(&mut ctx),
             _ => hooks::run(&mut ctx),
         };
         if let Err(e) = r {
