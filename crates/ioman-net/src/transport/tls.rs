@@ -55,6 +55,12 @@ impl Write for Socket<'_> {
         Ok(rustix::net::send(self.0, buf, SendFlags::NOSIGNAL)?)
     }
 
+    /// rustls hands over every record it holds at once: one `sendmsg`, not one call each.
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut control = rustix::net::SendAncillaryBuffer::default();
+        Ok(rustix::net::sendmsg(self.0, bufs, &mut control, SendFlags::NOSIGNAL)?)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
