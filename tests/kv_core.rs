@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ioman::net::Outbox;
 use proptest::prelude::*;
-use proto::commands::{KvSession, Progress};
+use proto::commands::{self, KvSession, Progress};
 use proto::resp::{self, Limits, MAX_LINE, Parsed, Parser, ProtocolError, SHARE_MIN};
 use proto::store::{Expiry, IncrError, Store, Ttl};
 
@@ -308,7 +308,7 @@ fn start_up_commands_of_redis_cli_and_redis_benchmark() {
     h.expect(&["COMMAND"], "*0\r\n");
     h.expect(&["COMMAND", "DOCS"], "*0\r\n");
     h.expect(&["command", "docs", "get"], "*0\r\n");
-    h.expect(&["COMMAND", "COUNT"], ":24\r\n");
+    h.expect(&["COMMAND", "COUNT"], ":35\r\n");
     h.expect(&["COMMAND", "Nope"], "-ERR unknown subcommand 'Nope'. Try COMMAND HELP.\r\n");
     h.expect(&["CONFIG", "GET", "save"], "*2\r\n$4\r\nsave\r\n$0\r\n\r\n");
     h.expect(&["CONFIG", "GET", "appendonly"], "*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n");
@@ -833,5 +833,293 @@ proptest! {
         let prefixed = [b"*3\r\n$".to_vec(), input].concat();
         let cuts: Vec<usize> = (1..prefixed.len()).step_by(7).collect();
         let (_, _) = run_split(&prefixed, &cuts, limits);
+    }
+}
+
+#[test]
+fn inline_commands_split_like_redis_sdssplitargs() {
+    let mut h = Harness::new();
+    let cases: &[(&[u8], &str)] = &[
+        // Double quotes with every escape; an unknown escape is the byte itself.
+        (
+            b"ECHO \"a b\\n\\r\\t\\b\\a\\\\\\\"\\x41\\x7a\\q\"\r\n",
+            "$13\r\na b\n\r\t\x08\x07\\\"Azq\r\n",
+        ),
+        // `\x` without two hex digits is a plain `x`.
+        (b"ECHO \"\\x4g\"\r\n", "$3\r\nx4g\r\n"),
+        // Single quotes escape only `\'`.
+        (b"ECHO 'it\\'s \\n'\r\n", "$7\r\nit's \\n\r\n"),
+        // Empty quoted arguments are arguments.
+        (b"ECHO \"\"\r\n", "$0\r\n\r\n"),
+        (b"ECHO ''\n", "$0\r\n\r\n"),
+        (b"SET \"\" ''\r\nGET \"\"\r\n", "+OK\r\n$0\r\n\r\n"),
+        // A quote may start inside an argument; blanks separate, tabs and CRs too.
+        (b"ECHO a\"b c\"\r\n", "$4\r\nab c\r\n"),
+        (b"\tECHO\t 'x y' \r\r\n", "$3\r\nx y\r\n"),
+        // A NUL ends the line, as in C.
+        (b"ECHO ab\0 junk\r\n", "$2\r\nab\r\n"),
+        // A quoted CR stays in the argument; only the CR before LF is dropped.
+        (b"ECHO \"a\rb\"\r\n", "$3\r\na\rb\r\n"),
+    ];
+    for (input, reply) in cases {
+        let (got, progress) = h.send(input);
+        assert_eq!(got, *reply, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(progress, Progress { consumed: input.len(), close: false });
+    }
+    let unbalanced = "-ERR Protocol error: unbalanced quotes in request\r\n";
+    for input in [
+        &b"ECHO \"abc\r\n"[..],
+        b"ECHO 'abc\n",
+        b"ECHO \"a\"b\r\n",
+        b"ECHO 'a'b\r\n",
+        b"ECHO \"ab\\\"\r\n",
+        b"ECHO \"ab\\\r\n",
+        b"ECHO \"a\0\"\r\n",
+    ] {
+        assert_protocol_error(input, Limits::default(), unbalanced);
+    }
+    // Commands before the bad line are answered; nothing after it runs.
+    assert_protocol_error(
+        b"PING\r\nECHO \"x\r\nPING\r\n",
+        Limits::default(),
+        &format!("+PONG\r\n{unbalanced}"),
+    );
+}
+
+#[test]
+fn quoted_inline_commands_give_the_same_replies_at_every_split_point() {
+    let input = b"SET k \"v \\\"1\\\"\\x00\" EX 100\r\nGET k\r\nEXISTS 'a\\'b' \"\" c\"d e\" 'k'\r\nDEL 'k'\nGET k\r\nECHO \"open\r\nPING\r\n";
+    let replies = assert_split_invariant(input, Limits::default());
+    assert_eq!(
+        replies,
+        "+OK\r\n$6\r\nv \"1\"\0\r\n:1\r\n:1\r\n$-1\r\n\
+         -ERR Protocol error: unbalanced quotes in request\r\n"
+    );
+    // And at every pair of split points for a short one.
+    let short = b"ECHO \"a\\x41\" ''\r\n";
+    let (whole, _) = run_split(short, &[], Limits::default());
+    for i in 0..short.len() {
+        for j in i..short.len() {
+            assert_eq!(run_split(short, &[i, j], Limits::default()).0, whole);
+        }
+    }
+}
+
+#[test]
+fn limits_are_per_argument_and_large_commands_leave_the_input() {
+    let limit = 40_000;
+    let limits = Limits { max_bulk_len: limit, max_command: 2 * limit + 100, ..Limits::default() };
+    let (v1, v2) = (vec![b'a'; limit - 1], vec![b'b'; limit - 1]);
+    let mset = [
+        b"*5\r\n".to_vec(),
+        bulk(b"MSET"),
+        bulk(b"k1"),
+        bulk(&v1),
+        bulk(b"k2"),
+        bulk(&v2),
+        cmd(&["MGET", "k1", "k2"]),
+    ]
+    .concat();
+    let mut store = Store::new();
+    let mut session = KvSession::with_limits(limits);
+    let now = Instant::now();
+    let (mut pending, mut out, mut most) = (Vec::new(), Outbox::new(), 0);
+    for chunk in mset.chunks(997) {
+        pending.extend_from_slice(chunk);
+        most = most.max(pending.len());
+        let progress = session.on_bytes(&mut store, now, &pending, &mut out);
+        assert!(!progress.close);
+        pending.drain(..progress.consumed);
+    }
+    assert!(pending.is_empty());
+    // The input never held more than the spill threshold plus one argument and its framing.
+    assert!(most <= resp::SPILL_MIN + limit + 997 + 16, "{most}");
+    let reply = out.to_vec();
+    let expected = [b"+OK\r\n*2\r\n".to_vec(), bulk(&v1), bulk(&v2)].concat();
+    assert!(
+        reply == expected,
+        "{} bytes: {:?}",
+        reply.len(),
+        String::from_utf8_lossy(&reply[..60])
+    );
+    // Fed at once, the same command runs without spilling.
+    let (whole, closed) = run_split(&mset, &[], limits);
+    assert_eq!((whole, closed), (expected.clone(), false));
+    // One more argument would pass the per-command total: refused at its `$` line.
+    let over = [
+        b"*4\r\n".to_vec(),
+        bulk(b"MSET"),
+        bulk(&v1),
+        bulk(&v2),
+        format!("${}\r\n", 100).into_bytes(),
+    ]
+    .concat();
+    assert_protocol_error(&over, limits, "-ERR Protocol error: too big command\r\n");
+    // Arguments are still limited one by one.
+    let too_long = [b"*2\r\n".to_vec(), bulk(b"ECHO"), bulk(&vec![b'x'; limit + 1])].concat();
+    assert_protocol_error(&too_long, limits, "-ERR Protocol error: invalid bulk length\r\n");
+}
+
+#[test]
+fn append_strlen_getrange_setrange() {
+    let limits = Limits { max_bulk_len: 16, ..Limits::default() };
+    let mut h = Harness { session: KvSession::with_limits(limits), ..Harness::new() };
+    let too_big = "-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n";
+    h.expect(&["STRLEN", "k"], ":0\r\n");
+    h.expect(&["APPEND", "k", "Hello"], ":5\r\n");
+    h.expect(&["APPEND", "k", " World"], ":11\r\n");
+    h.expect(&["GET", "k"], "$11\r\nHello World\r\n");
+    h.expect(&["STRLEN", "k"], ":11\r\n");
+    h.expect(&["APPEND", "k", "123456"], too_big);
+    h.expect(&["APPEND", "k", "12345"], ":16\r\n");
+    for (start, end, reply) in [
+        ("0", "3", "$4\r\nHell\r\n"),
+        ("-3", "-1", "$3\r\n345\r\n"),
+        ("0", "-1", "$16\r\nHello World12345\r\n"),
+        ("10", "100", "$6\r\nd12345\r\n"),
+        ("-100", "1", "$2\r\nHe\r\n"),
+        ("5", "3", "$0\r\n\r\n"),
+        ("16", "20", "$0\r\n\r\n"),
+        ("0", "-17", "$0\r\n\r\n"),
+    ] {
+        h.expect(&["GETRANGE", "k", start, end], reply);
+    }
+    h.expect(&["GETRANGE", "nope", "0", "-1"], "$0\r\n\r\n");
+    h.expect(&["GETRANGE", "k", "x", "1"], NOT_INT);
+    h.expect(&["GETRANGE", "k", "0"], "-ERR wrong number of arguments for 'getrange' command\r\n");
+    // SETRANGE pads with zero bytes and keeps the expiry.
+    h.expect(&["SETRANGE", "s", "3", "ab"], ":5\r\n");
+    h.expect(&["GET", "s"], "$5\r\n\0\0\0ab\r\n");
+    h.expect(&["PEXPIRE", "s", "1000"], ":1\r\n");
+    h.expect(&["SETRANGE", "s", "1", "XYZW"], ":5\r\n");
+    h.expect(&["GET", "s"], "$5\r\n\0XYZW\r\n");
+    h.expect(&["PTTL", "s"], ":1000\r\n");
+    h.expect(&["SETRANGE", "s", "0", ""], ":5\r\n");
+    h.expect(&["SETRANGE", "missing", "100", ""], ":0\r\n");
+    h.expect(&["EXISTS", "missing"], ":0\r\n");
+    h.expect(&["SETRANGE", "s", "-1", "x"], "-ERR offset is out of range\r\n");
+    h.expect(&["SETRANGE", "s", "1x", "x"], NOT_INT);
+    h.expect(&["SETRANGE", "s", "15", "ab"], too_big);
+    h.expect(&["SETRANGE", "t", "16", "a"], too_big);
+    h.expect(&["SETRANGE", "t", "15", "a"], ":16\r\n");
+}
+
+#[test]
+fn getset_getdel_setnx_msetnx() {
+    let mut h = Harness::new();
+    h.expect(&["GETSET", "k", "1"], NULL);
+    h.expect(&["EXPIRE", "k", "100"], ":1\r\n");
+    h.expect(&["GETSET", "k", "2"], "$1\r\n1\r\n");
+    h.expect(&["TTL", "k"], ":-1\r\n");
+    h.expect(&["GETDEL", "k"], "$1\r\n2\r\n");
+    h.expect(&["GETDEL", "k"], NULL);
+    h.expect(&["EXISTS", "k"], ":0\r\n");
+    h.expect(&["SETNX", "k", "a"], ":1\r\n");
+    h.expect(&["SETNX", "k", "b"], ":0\r\n");
+    h.expect(&["GET", "k"], "$1\r\na\r\n");
+    h.expect(&["MSETNX", "x", "1", "k", "2"], ":0\r\n");
+    h.expect(&["EXISTS", "x"], ":0\r\n");
+    h.expect(&["MSETNX", "x", "1", "y", "2", "x", "3"], ":1\r\n");
+    h.expect(&["MGET", "x", "y"], "*2\r\n$1\r\n3\r\n$1\r\n2\r\n");
+    h.expect(&["MSETNX", "x", "1", "y"], "-ERR wrong number of arguments for 'msetnx' command\r\n");
+}
+
+#[test]
+fn setex_and_psetex() {
+    let mut h = Harness::new();
+    h.expect(&["SETEX", "k", "10", "v"], OK);
+    h.expect(&["TTL", "k"], ":10\r\n");
+    h.expect(&["PSETEX", "k", "1500", "w"], OK);
+    h.expect(&["PTTL", "k"], ":1500\r\n");
+    h.expect(&["GET", "k"], "$1\r\nw\r\n");
+    h.advance(Duration::from_millis(1500));
+    h.expect(&["GET", "k"], NULL);
+    h.expect(&["SETEX", "k", "0", "v"], "-ERR invalid expire time in 'setex' command\r\n");
+    h.expect(&["SETEX", "k", "-5", "v"], "-ERR invalid expire time in 'setex' command\r\n");
+    h.expect(
+        &["SETEX", "k", "9223372036854775807", "v"],
+        "-ERR invalid expire time in 'setex' command\r\n",
+    );
+    h.expect(&["PSETEX", "k", "0", "v"], "-ERR invalid expire time in 'psetex' command\r\n");
+    h.expect(&["SETEX", "k", "ten", "v"], NOT_INT);
+    h.expect(&["EXISTS", "k"], ":0\r\n");
+    h.expect(&["SETEX", "k", "10"], "-ERR wrong number of arguments for 'setex' command\r\n");
+}
+
+#[test]
+fn incrbyfloat_formats_like_redis() {
+    let mut h = Harness::new();
+    h.expect(&["SET", "k", "10.50"], OK);
+    h.expect(&["INCRBYFLOAT", "k", "0.1"], "$4\r\n10.6\r\n");
+    h.expect(&["INCRBYFLOAT", "k", "-5"], "$3\r\n5.6\r\n");
+    h.expect(&["SET", "k", "5.0e3"], OK);
+    h.expect(&["INCRBYFLOAT", "k", "2.0e2"], "$4\r\n5200\r\n");
+    h.expect(&["GET", "k"], "$4\r\n5200\r\n");
+    h.expect(&["INCRBYFLOAT", "new", "3"], "$1\r\n3\r\n");
+    h.expect(&["INCRBYFLOAT", "new", "-3"], "$1\r\n0\r\n");
+    h.expect(&["INCRBYFLOAT", "new", "-0.0"], "$1\r\n0\r\n");
+    h.expect(&["INCRBYFLOAT", "new", "1e21"], "$22\r\n1000000000000000000000\r\n");
+    h.expect(&["INCRBYFLOAT", "tiny", "1e-20"], "$1\r\n0\r\n");
+    h.expect(&["INCRBYFLOAT", "tiny", "1.5e-17"], "$19\r\n0.00000000000000002\r\n");
+    h.expect(&["INCRBYFLOAT", "n", "+.5"], "$3\r\n0.5\r\n");
+    h.expect(&["EXPIRE", "n", "100"], ":1\r\n");
+    h.expect(&["INCRBYFLOAT", "n", "1"], "$3\r\n1.5\r\n");
+    h.expect(&["TTL", "n"], ":100\r\n");
+    let not_float = "-ERR value is not a valid float\r\n";
+    for bad in ["abc", "", " 1", "1 ", "nan", "1e400", "1e-400", "0x10", "1,5"] {
+        h.expect(&["INCRBYFLOAT", "n", bad], not_float);
+    }
+    h.expect(&["SET", "s", "hello"], OK);
+    h.expect(&["INCRBYFLOAT", "s", "1"], not_float);
+    let nan_or_inf = "-ERR increment would produce NaN or Infinity\r\n";
+    h.expect(&["INCRBYFLOAT", "n", "inf"], nan_or_inf);
+    h.expect(&["INCRBYFLOAT", "n", "-Infinity"], nan_or_inf);
+    h.expect(&["SET", "big", "1.7976931348623157e308"], OK);
+    h.expect(&["INCRBYFLOAT", "big", "1.7976931348623157e308"], nan_or_inf);
+    h.expect(&["GET", "n"], "$3\r\n1.5\r\n");
+    assert_eq!(commands::format_float(0.1 + 0.2), "0.30000000000000004");
+    assert_eq!(commands::format_float(-2.5), "-2.5");
+    assert_eq!(commands::parse_float(b"1E3"), Some(1000.0));
+    assert_eq!(commands::parse_float(b"-inf"), Some(f64::NEG_INFINITY));
+}
+
+#[test]
+fn set_get_exat_pxat() {
+    let now = Instant::now();
+    let unix_ms = 1_700_000_000_000;
+    let session = KvSession::with_wall_clock(Limits::default(), now, unix_ms);
+    let mut h = Harness { store: Store::new(), session, now };
+    h.expect(&["SET", "k", "1", "GET"], NULL);
+    h.expect(&["SET", "k", "2", "GET"], "$1\r\n1\r\n");
+    h.expect(&["SET", "k", "3", "NX", "GET"], "$1\r\n2\r\n");
+    h.expect(&["GET", "k"], "$1\r\n2\r\n");
+    h.expect(&["SET", "m", "3", "XX", "GET"], NULL);
+    h.expect(&["EXISTS", "m"], ":0\r\n");
+    h.expect(&["SET", "k", "4", "XX", "get", "get"], "$1\r\n2\r\n");
+    h.expect(&["GET", "k"], "$1\r\n4\r\n");
+    // The expire time is checked before GET replies.
+    h.expect(&["SET", "k", "5", "GET", "EX", "0"], "-ERR invalid expire time in 'set' command\r\n");
+    h.expect(&["SET", "k", "5", "GET", "EX", "x"], NOT_INT);
+    h.advance(Duration::from_secs(10));
+    // EXAT/PXAT are Unix times on the session's wall clock (now = unix_ms + 10 s).
+    h.expect(&["SET", "k", "v", "EXAT", "1700000110"], OK);
+    h.expect(&["TTL", "k"], ":100\r\n");
+    h.expect(&["SET", "k", "v", "PXAT", "1700000010500"], OK);
+    h.expect(&["PTTL", "k"], ":500\r\n");
+    h.expect(&["SET", "k", "v", "PXAT", "1700000010500", "PXAT", "1700000011000"], OK);
+    h.expect(&["PTTL", "k"], ":1000\r\n");
+    // A time already past writes the key, which is then gone.
+    h.expect(&["SET", "k", "w", "EXAT", "1700000000", "GET"], "$1\r\nv\r\n");
+    h.expect(&["EXISTS", "k"], ":0\r\n");
+    h.expect(&["SET", "k", "v", "PXAT", "0"], "-ERR invalid expire time in 'set' command\r\n");
+    for bad in [
+        &["SET", "k", "v", "EX", "1", "EXAT", "1"][..],
+        &["SET", "k", "v", "EXAT", "1", "PXAT", "1"],
+        &["SET", "k", "v", "PXAT", "1", "KEEPTTL"],
+        &["SET", "k", "v", "KEEPTTL", "EXAT", "1"],
+        &["SET", "k", "v", "EXAT"],
+        &["SET", "k", "v", "GETX"],
+    ] {
+        h.expect(bad, SYNTAX);
     }
 }

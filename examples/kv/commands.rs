@@ -27,16 +27,24 @@
 //!   output cap to hold two maximal replies (one partly sent, one new), so a session that
 //!   checks the room never reaches it.
 //!
+//! The string commands follow Redis's replies and error texts: SET (NX/XX/GET/EX/PX/EXAT/PXAT/
+//! KEEPTTL), SETNX/SETEX/PSETEX, GETSET/GETDEL, MSET/MSETNX, APPEND/STRLEN/GETRANGE/SETRANGE
+//! (a result over `max_bulk_len` is refused as over Redis's `proto-max-bulk-len`), and the
+//! INCR family with INCRBYFLOAT (in `f64`, where Redis uses `long double`). EXAT/PXAT read a
+//! wall clock anchored once per session ([`KvSession::with_wall_clock`]).
+//!
 //! Besides the data commands, just enough of the introspection commands is answered for
 //! `redis-cli` and `redis-benchmark` to start: COMMAND (empty docs), CONFIG GET `save` /
 //! `appendonly`, SELECT 0, CLIENT SETNAME/GETNAME/SETINFO, and HELLO (refused with `-NOPROTO`,
 //! so clients stay on RESP2). EXPIRE takes no NX/XX/GT/LT options.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ioman::net::Outbox;
 
+use super::admin::{client_command, command_command, config, unknown_command};
+pub use super::float::{format_float, parse_float};
 use super::resp::{
     Args, Limits, NULL_REPLY_LEN, Parsed, Parser, array_header_len, bulk_reply_len, parse_i64,
     push_i64, write_array_len, write_bulk, write_error, write_integer, write_null, write_simple,
@@ -56,7 +64,7 @@ pub struct Progress {
 
 /// Supported commands with their Redis arity: `n` means exactly `n` arguments (counting the
 /// name), `-n` at least `n`.
-const COMMANDS: &[(&str, i32)] = &[
+pub(super) const COMMANDS: &[(&str, i32)] = &[
     ("get", 2),
     ("set", -3),
     ("del", -2),
@@ -81,10 +89,23 @@ const COMMANDS: &[(&str, i32)] = &[
     ("select", 2),
     ("client", -2),
     ("hello", -1),
+    ("append", 3),
+    ("strlen", 2),
+    ("getrange", 4),
+    ("setrange", 4),
+    ("getset", 3),
+    ("getdel", 2),
+    ("setnx", 3),
+    ("setex", 4),
+    ("psetex", 4),
+    ("msetnx", -3),
+    ("incrbyfloat", 3),
 ];
 
 const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
 const SYNTAX_ERROR: &str = "ERR syntax error";
+const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
 
 /// The protocol state of one client connection.
 #[derive(Debug)]
@@ -105,6 +126,11 @@ struct Client {
     values: Vec<Option<Arc<[u8]>>>,
     /// [`Limits::max_reply`].
     max_reply: usize,
+    /// [`Limits::max_bulk_len`]: also the longest value APPEND and SETRANGE may make, as
+    /// Redis's `proto-max-bulk-len`.
+    max_value: usize,
+    /// The wall clock, for SET's EXAT/PXAT: `now` is this many Unix milliseconds at `instant`.
+    wall: (Instant, i64),
 }
 
 /// The most MGET value slots a session keeps allocated between commands.
@@ -124,7 +150,22 @@ impl KvSession {
 
     /// A session enforcing `limits`.
     pub fn with_limits(limits: Limits) -> KvSession {
-        let client = Client { name: None, values: Vec::new(), max_reply: limits.max_reply };
+        let unix = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+        let unix_ms = i64::try_from(unix.as_millis()).unwrap_or(i64::MAX);
+        KvSession::with_wall_clock(limits, Instant::now(), unix_ms)
+    }
+
+    /// A session enforcing `limits` whose wall clock (for absolute expiry times, EXAT/PXAT)
+    /// reads `unix_ms` Unix milliseconds at `at`, and runs with the `now` passed to
+    /// [`KvSession::on_bytes`] from there. [`KvSession::with_limits`] reads the system clock once.
+    pub fn with_wall_clock(limits: Limits, at: Instant, unix_ms: i64) -> KvSession {
+        let client = Client {
+            name: None,
+            values: Vec::new(),
+            max_reply: limits.max_reply,
+            max_value: limits.max_bulk_len,
+            wall: (at, unix_ms),
+        };
         KvSession { parser: Parser::new(limits), client, closed: false }
     }
 
@@ -150,12 +191,19 @@ impl KvSession {
         while out.has_room() {
             let rest = input.get(pos..).unwrap_or_default();
             match self.parser.parse(rest) {
-                Parsed::NeedMore => break,
+                Parsed::NeedMore => {
+                    // Large incomplete commands move their complete arguments out of the input,
+                    // which then holds little more than the argument still arriving.
+                    pos += self.parser.spill(rest);
+                    break;
+                }
                 Parsed::Empty(len) => pos += len,
                 Parsed::Command(len) => {
                     pos += len;
                     let args = self.parser.args(rest);
-                    if execute(&mut self.client, store, now, args, out) == Flow::Close {
+                    let flow = execute(&mut self.client, store, now, args, out);
+                    self.parser.release();
+                    if flow == Flow::Close {
                         self.closed = true;
                         break;
                     }
@@ -206,7 +254,7 @@ fn execute(
             Some(value) => write_value(out, value),
             None => write_null(out),
         },
-        "set" => set(store, now, args, out),
+        "set" => set(client, store, now, args, out),
         "del" => {
             let removed = args.iter_from(1).filter(|key| store.remove(key, now)).count();
             write_integer(out, removed as i64);
@@ -226,7 +274,17 @@ fn execute(
             Some(delta) => incr_reply(store.incr_by(key, -delta, now), out),
             None => write_error(out, NOT_AN_INTEGER),
         },
-        "mset" if argc % 2 == 0 => wrong_arity(command, out),
+        "mset" | "msetnx" if argc % 2 == 0 => wrong_arity(command, out),
+        "msetnx" if args.iter_from(1).step_by(2).any(|key| store.contains(key, now)) => {
+            write_integer(out, 0);
+        }
+        "msetnx" => {
+            let mut pairs = args.iter_from(1);
+            while let (Some(key), Some(value)) = (pairs.next(), pairs.next()) {
+                store.set(key, value, Expiry::Persist, now);
+            }
+            write_integer(out, 1);
+        }
         "mset" => {
             let mut pairs = args.iter_from(1);
             while let (Some(key), Some(value)) = (pairs.next(), pairs.next()) {
@@ -235,6 +293,37 @@ fn execute(
             write_simple(out, "OK");
         }
         "mget" => client.mget(store, now, args, out),
+        "append" => client.append(store, now, key, args.get(2), out),
+        "strlen" => write_integer(out, store.get(key, now).map_or(0, |v| v.len() as i64)),
+        "getrange" => getrange(store, now, args, out),
+        "setrange" => client.setrange(store, now, args, out),
+        "getset" | "getdel" => {
+            match store.get(key, now) {
+                Some(value) => write_value(out, value),
+                None => write_null(out),
+            }
+            if command == "getset" {
+                store.set(key, args.get(2), Expiry::Persist, now);
+            } else {
+                store.remove(key, now);
+            }
+        }
+        "setnx" if store.contains(key, now) => write_integer(out, 0),
+        "setnx" => {
+            store.set(key, args.get(2), Expiry::Persist, now);
+            write_integer(out, 1);
+        }
+        "setex" | "psetex" => {
+            let unit = if command == "setex" { TtlKind::Ex } else { TtlKind::Px };
+            match client.expire_at(unit, args.get(2), now) {
+                Err(reply) => reply.write(command, out),
+                Ok(at) => {
+                    store.set(key, args.get(3), Expiry::At(at), now);
+                    write_simple(out, "OK");
+                }
+            }
+        }
+        "incrbyfloat" => incrbyfloat(store, now, key, args.get(2), out),
         "expire" | "pexpire" => {
             let unit_ms = if command == "expire" { 1000 } else { 1 };
             match parse_i64(args.get(2)) {
@@ -316,34 +405,193 @@ impl Client {
     }
 }
 
-/// SET key value [NX|XX] [EX seconds|PX milliseconds|KEEPTTL]
-fn set(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
-    let (mut nx, mut xx, mut keep_ttl) = (false, false, false);
-    let mut ttl: Option<(&[u8], i64)> = None;
+/// The kind of expire time SET, SETEX and PSETEX take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TtlKind {
+    /// Relative seconds.
+    Ex,
+    /// Relative milliseconds.
+    Px,
+    /// Absolute Unix seconds.
+    Exat,
+    /// Absolute Unix milliseconds.
+    Pxat,
+}
+
+/// Why an expire time was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ExpireError {
+    /// `ERR value is not an integer or out of range`
+    NotAnInteger,
+    /// `ERR invalid expire time in '<command>' command`
+    Invalid,
+}
+
+impl ExpireError {
+    fn write(self, command: &str, out: &mut Outbox) {
+        match self {
+            ExpireError::NotAnInteger => write_error(out, NOT_AN_INTEGER),
+            ExpireError::Invalid => invalid_expire(command, out),
+        }
+    }
+}
+
+impl Client {
+    /// The instant an expire time argument names, checked as Redis's
+    /// `getExpireMillisecondsOrReply` does: an integer, positive, not overflowing. An absolute
+    /// time in the past is an instant not after `now` (the key is written, then gone).
+    fn expire_at(
+        &self,
+        kind: TtlKind,
+        amount: &[u8],
+        now: Instant,
+    ) -> Result<Instant, ExpireError> {
+        let amount = parse_i64(amount).ok_or(ExpireError::NotAnInteger)?;
+        let unit_ms = if matches!(kind, TtlKind::Ex | TtlKind::Exat) { 1000 } else { 1 };
+        let ms = to_millis(amount, unit_ms).filter(|ms| *ms > 0).ok_or(ExpireError::Invalid)?;
+        let relative = match kind {
+            TtlKind::Ex | TtlKind::Px => ms,
+            TtlKind::Exat | TtlKind::Pxat => {
+                let (at, unix_ms) = self.wall;
+                let elapsed = match now.checked_duration_since(at) {
+                    Some(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
+                    None => -i64::try_from(at.duration_since(now).as_millis()).unwrap_or(i64::MAX),
+                };
+                ms.saturating_sub(unix_ms.saturating_add(elapsed))
+            }
+        };
+        if relative <= 0 {
+            return Ok(now);
+        }
+        now.checked_add(Duration::from_millis(relative.unsigned_abs())).ok_or(ExpireError::Invalid)
+    }
+
+    /// APPEND key value: the new length; the key keeps its expiry.
+    fn append(&self, store: &mut Store, now: Instant, key: &[u8], value: &[u8], out: &mut Outbox) {
+        let Some(old) = store.get(key, now) else {
+            store.set(key, value, Expiry::Persist, now);
+            return write_integer(out, value.len() as i64);
+        };
+        let total = old.len().saturating_add(value.len());
+        if total > self.max_value {
+            return write_error(out, TOO_BIG);
+        }
+        let mut joined = Vec::with_capacity(total);
+        joined.extend_from_slice(old);
+        joined.extend_from_slice(value);
+        store.set(key, &joined, Expiry::Keep, now);
+        write_integer(out, total as i64);
+    }
+
+    /// SETRANGE key offset value: overwrites from `offset`, padding with zero bytes; the new
+    /// length. The key keeps its expiry.
+    fn setrange(&self, store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
+        let (key, value) = (args.get(1), args.get(3));
+        let Some(offset) = parse_i64(args.get(2)) else {
+            return write_error(out, NOT_AN_INTEGER);
+        };
+        let Ok(offset) = usize::try_from(offset) else {
+            return write_error(out, "ERR offset is out of range");
+        };
+        let old = store.get(key, now);
+        if value.is_empty() {
+            return write_integer(out, old.map_or(0, |old| old.len() as i64));
+        }
+        let end = offset.saturating_add(value.len());
+        if end > self.max_value {
+            return write_error(out, TOO_BIG);
+        }
+        let (mut new, expiry) = match old {
+            Some(old) => (old.to_vec(), Expiry::Keep),
+            None => (Vec::new(), Expiry::Persist),
+        };
+        if new.len() < end {
+            new.resize(end, 0);
+        }
+        if let Some(slot) = new.get_mut(offset..end) {
+            slot.copy_from_slice(value);
+        }
+        store.set(key, &new, expiry, now);
+        write_integer(out, new.len() as i64);
+    }
+}
+
+/// GETRANGE key start end: the bytes from `start` to `end` inclusive, negative counting from
+/// the end, clamped as Redis does; an empty string when the range is empty or the key missing.
+fn getrange(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
+    let (Some(mut start), Some(mut end)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
+        return write_error(out, NOT_AN_INTEGER);
+    };
+    let value = store.get(args.get(1), now).map(|v| &v[..]).unwrap_or_default();
+    let len = value.len() as i64;
+    if start < 0 {
+        start = start.saturating_add(len);
+    }
+    if end < 0 {
+        end = end.saturating_add(len);
+    }
+    if len == 0 || start >= len || end < 0 || start > end {
+        return write_bulk(out, b"");
+    }
+    let (start, end) = (start.max(0) as usize, end.min(len - 1) as usize);
+    write_bulk(out, value.get(start..=end).unwrap_or_default());
+}
+
+/// INCRBYFLOAT key increment, in `f64` (Redis uses `long double`): the new value formatted as
+/// [`format_float`] does; the key keeps its expiry.
+fn incrbyfloat(store: &mut Store, now: Instant, key: &[u8], incr: &[u8], out: &mut Outbox) {
+    let current = match store.get(key, now) {
+        Some(value) => parse_float(value),
+        None => Some(0.0),
+    };
+    let (Some(current), Some(incr)) = (current, parse_float(incr)) else {
+        return write_error(out, NOT_A_FLOAT);
+    };
+    let value = current + incr;
+    if !value.is_finite() {
+        return write_error(out, "ERR increment would produce NaN or Infinity");
+    }
+    let text = format_float(value);
+    store.set(key, text.as_bytes(), Expiry::Keep, now);
+    write_bulk(out, text.as_bytes());
+}
+
+/// SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-seconds|
+/// PXAT unix-milliseconds|KEEPTTL], with Redis's option rules: NX and XX exclude each other,
+/// the expire options each other and KEEPTTL (one of them may repeat; the last wins). The expire
+/// time is checked first; with GET the old value (or nil) is the reply, even when NX or XX
+/// stops the write.
+fn set(client: &Client, store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
+    let (mut nx, mut xx, mut keep_ttl, mut get) = (false, false, false, false);
+    let mut ttl: Option<(TtlKind, &[u8])> = None;
     let mut i = 3;
     while i < args.len() {
         let option = args.get(i);
         let has_next = i + 1 < args.len();
+        let kind = [
+            (&b"ex"[..], TtlKind::Ex),
+            (b"px", TtlKind::Px),
+            (b"exat", TtlKind::Exat),
+            (b"pxat", TtlKind::Pxat),
+        ]
+        .into_iter()
+        .find(|(name, _)| option.eq_ignore_ascii_case(name))
+        .map(|(_, kind)| kind);
         if option.eq_ignore_ascii_case(b"nx") && !xx {
             nx = true;
         } else if option.eq_ignore_ascii_case(b"xx") && !nx {
             xx = true;
+        } else if option.eq_ignore_ascii_case(b"get") {
+            get = true;
         } else if option.eq_ignore_ascii_case(b"keepttl") && ttl.is_none() {
             keep_ttl = true;
-        } else if option.eq_ignore_ascii_case(b"ex")
+        } else if let Some(kind) = kind
             && !keep_ttl
             && has_next
-            && ttl.is_none_or(|(_, unit)| unit == 1000)
+            && ttl.is_none_or(|(set, _)| set == kind)
         {
             i += 1;
-            ttl = Some((args.get(i), 1000));
-        } else if option.eq_ignore_ascii_case(b"px")
-            && !keep_ttl
-            && has_next
-            && ttl.is_none_or(|(_, unit)| unit == 1)
-        {
-            i += 1;
-            ttl = Some((args.get(i), 1));
+            ttl = Some((kind, args.get(i)));
         } else {
             return write_error(out, SYNTAX_ERROR);
         }
@@ -352,25 +600,34 @@ fn set(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
     let expiry = match ttl {
         None if keep_ttl => Expiry::Keep,
         None => Expiry::Persist,
-        Some((amount, unit_ms)) => {
-            let Some(amount) = parse_i64(amount) else {
-                return write_error(out, NOT_AN_INTEGER);
-            };
-            let at = to_millis(amount, unit_ms)
-                .filter(|ms| *ms > 0)
-                .and_then(|ms| now.checked_add(Duration::from_millis(ms.unsigned_abs())));
-            match at {
-                Some(at) => Expiry::At(at),
-                None => return invalid_expire("set", out),
-            }
-        }
+        Some((kind, amount)) => match client.expire_at(kind, amount, now) {
+            Ok(at) => Expiry::At(at),
+            Err(err) => return err.write("set", out),
+        },
     };
     let key = args.get(1);
+    if get {
+        match store.get(key, now) {
+            Some(value) => write_value(out, value),
+            None => write_null(out),
+        }
+    }
     if (nx || xx) && store.contains(key, now) == nx {
-        return write_null(out);
+        if !get {
+            write_null(out);
+        }
+        return;
     }
     store.set(key, args.get(2), expiry, now);
-    write_simple(out, "OK");
+    if let Expiry::At(at) = expiry
+        && at <= now
+    {
+        // An absolute time already past: written, then gone, as in Redis.
+        store.remove(key, now);
+    }
+    if !get {
+        write_simple(out, "OK");
+    }
 }
 
 /// Converts a relative expire time to milliseconds; `None` if it is absurdly large. Redis
@@ -388,77 +645,12 @@ fn incr_reply(result: Result<i64, IncrError>, out: &mut Outbox) {
     }
 }
 
-/// COMMAND [COUNT|DOCS|INFO|LIST]: enough for redis-cli's start-up.
-fn command_command(args: Args<'_>, out: &mut Outbox) {
-    let sub = args.get(1);
-    if args.len() == 1 || is_any(sub, &["docs", "info", "list"]) {
-        write_array_len(out, 0);
-    } else if sub.eq_ignore_ascii_case(b"count") {
-        write_integer(out, COMMANDS.len() as i64);
-    } else {
-        unknown_subcommand(sub, "COMMAND", out);
-    }
-}
-
-/// CONFIG GET param [param ...]: answers the parameters redis-benchmark asks for.
-fn config(args: Args<'_>, out: &mut Outbox) {
-    const PARAMS: &[(&str, &str)] = &[("save", ""), ("appendonly", "no")];
-    let sub = args.get(1);
-    if !sub.eq_ignore_ascii_case(b"get") {
-        return unknown_subcommand(sub, "CONFIG", out);
-    }
-    if args.len() < 3 {
-        return wrong_arity("config|get", out);
-    }
-    let lookup =
-        |param: &[u8]| PARAMS.iter().find(|(name, _)| name.as_bytes().eq_ignore_ascii_case(param));
-    let found = args.iter_from(2).filter_map(lookup);
-    write_array_len(out, 2 * found.clone().count());
-    for (name, value) in found {
-        write_bulk(out, name.as_bytes());
-        write_bulk(out, value.as_bytes());
-    }
-}
-
-/// CLIENT SETNAME name | GETNAME | SETINFO attr value
-fn client_command(name: &mut Option<Vec<u8>>, args: Args<'_>, out: &mut Outbox) {
-    let sub = args.get(1);
-    if sub.eq_ignore_ascii_case(b"setname") {
-        if args.len() != 3 {
-            return wrong_arity("client|setname", out);
-        }
-        let new_name = args.get(2);
-        if !new_name.iter().all(|b| (b'!'..=b'~').contains(b)) {
-            return write_error(
-                out,
-                "ERR Client names cannot contain spaces, newlines or special characters.",
-            );
-        }
-        let stored = name.get_or_insert_with(Vec::new);
-        stored.clear();
-        stored.extend_from_slice(new_name);
-        write_simple(out, "OK");
-    } else if sub.eq_ignore_ascii_case(b"getname") {
-        match name.as_deref().filter(|name| !name.is_empty()) {
-            Some(name) => write_bulk(out, name),
-            None => write_null(out),
-        }
-    } else if sub.eq_ignore_ascii_case(b"setinfo") {
-        if args.len() != 4 {
-            return wrong_arity("client|setinfo", out);
-        }
-        write_simple(out, "OK");
-    } else {
-        unknown_subcommand(sub, "CLIENT", out);
-    }
-}
-
-fn is_any(arg: &[u8], options: &[&str]) -> bool {
+pub(super) fn is_any(arg: &[u8], options: &[&str]) -> bool {
     options.iter().any(|option| option.as_bytes().eq_ignore_ascii_case(arg))
 }
 
 /// `-ERR wrong number of arguments for 'get' command`
-fn wrong_arity(command: &str, out: &mut Outbox) {
+pub(super) fn wrong_arity(command: &str, out: &mut Outbox) {
     let out = out.vec();
     out.extend_from_slice(b"-ERR wrong number of arguments for '");
     out.extend_from_slice(command.as_bytes());
@@ -484,41 +676,4 @@ fn reply_too_large(command: &str, size: usize, limit: usize, out: &mut Outbox) {
     out.extend_from_slice(b" bytes, over the limit of ");
     push_i64(out, i64::try_from(limit).unwrap_or(i64::MAX));
     out.extend_from_slice(b"; ask for fewer keys at once\r\n");
-}
-
-/// `-ERR unknown subcommand 'foo'. Try CONFIG HELP.`
-fn unknown_subcommand(sub: &[u8], command: &str, out: &mut Outbox) {
-    let out = out.vec();
-    out.extend_from_slice(b"-ERR unknown subcommand '");
-    push_sanitized(out, sub.get(..128).unwrap_or(sub));
-    out.extend_from_slice(b"'. Try ");
-    out.extend_from_slice(command.as_bytes());
-    out.extend_from_slice(b" HELP.\r\n");
-}
-
-/// `-ERR unknown command 'foo', with args beginning with: 'a' 'b' `, built like Redis does:
-/// the name cut at 128 bytes, then quoted arguments while the list is under 128 bytes.
-fn unknown_command(args: Args<'_>, out: &mut Outbox) {
-    let out = out.vec();
-    let name = args.get(0);
-    out.extend_from_slice(b"-ERR unknown command '");
-    push_sanitized(out, name.get(..128).unwrap_or(name));
-    out.extend_from_slice(b"', with args beginning with: ");
-    let mut listed = 0;
-    for arg in args.iter_from(1) {
-        if listed >= 128 {
-            break;
-        }
-        let shown = arg.get(..128 - listed).unwrap_or(arg);
-        out.push(b'\'');
-        push_sanitized(out, shown);
-        out.extend_from_slice(b"' ");
-        listed += shown.len() + 3;
-    }
-    out.extend_from_slice(b"\r\n");
-}
-
-/// Appends client-supplied bytes to an error line, turning CR and LF into spaces as Redis does.
-fn push_sanitized(out: &mut Vec<u8>, bytes: &[u8]) {
-    out.extend(bytes.iter().map(|&b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
 }

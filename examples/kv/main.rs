@@ -1,8 +1,10 @@
 //! `kv`: an in-memory key-value server speaking RESP2, so `redis-cli` and `redis-benchmark`
-//! work against it: PING, ECHO, SET (EX/PX/NX/XX/KEEPTTL), GET, DEL, EXISTS, INCR/DECR/INCRBY/
-//! DECRBY, MSET/MGET, EXPIRE/PEXPIRE/TTL/PTTL, DBSIZE, FLUSHALL, QUIT, and enough of
-//! CONFIG/COMMAND/CLIENT/SELECT/HELLO for those clients to start. Inline commands and
-//! pipelining work; errors use Redis's wording. One loop, one store, like Redis.
+//! work against it: PING, ECHO, SET (EX/PX/EXAT/PXAT/NX/XX/GET/KEEPTTL), GET, SETNX, SETEX,
+//! PSETEX, GETSET, GETDEL, MSET/MSETNX/MGET, APPEND, STRLEN, GETRANGE, SETRANGE, DEL, EXISTS,
+//! INCR/DECR/INCRBY/DECRBY/INCRBYFLOAT, EXPIRE/PEXPIRE/TTL/PTTL, DBSIZE, FLUSHALL, QUIT, and
+//! enough of CONFIG/COMMAND/CLIENT/SELECT/HELLO for those clients to start. Inline commands
+//! (with Redis's quoting rules) and pipelining work; errors use Redis's wording. One loop, one
+//! store, like Redis.
 //!
 //! ```text
 //! cargo run --release --example kv -- [--listen 127.0.0.1:6380] [--send-timeout SECS]

@@ -10,8 +10,12 @@
 // The binary and the tests each use a different subset of this API.
 #![allow(dead_code, reason = "shared by the example binary and its tests")]
 
+#[path = "admin.rs"]
+pub mod admin;
 #[path = "commands.rs"]
 pub mod commands;
+#[path = "float.rs"]
+pub mod float;
 #[path = "resp.rs"]
 pub mod resp;
 #[path = "store.rs"]

@@ -1,11 +1,28 @@
 //! RESP2 framing: an incremental parser for client commands (arrays of bulk strings, or inline
-//! space-separated lines as telnet sends) and writers for the reply types.
+//! lines as telnet and `redis-cli` pipes send, split with Redis's quoting rules) and writers for
+//! the reply types.
 //!
-//! Arguments are returned as ranges into the caller's input buffer, so parsing a command
-//! allocates nothing once the range vector has grown. The parser remembers how far it got in an
-//! incomplete command, so a large command arriving in many pieces is scanned once, not once per
-//! piece; this relies on the caller passing the same unconsumed bytes again, followed by new
-//! ones.
+//! Arguments of an array command are returned as ranges into the caller's input buffer, so
+//! parsing a command allocates nothing once the range vector has grown. The parser remembers how
+//! far it got in an incomplete command, so a large command arriving in many pieces is scanned
+//! once, not once per piece; this relies on the caller passing the same unconsumed bytes again,
+//! followed by new ones.
+//!
+//! # Limits are per argument; memory per command is bounded by `max_command`
+//! A bulk string may be up to [`Limits::max_bulk_len`] (one argument, as Redis's
+//! `proto-max-bulk-len`), whatever else the command holds, so an MSET of two values just under
+//! the limit is valid. A command must be complete before it runs, so its arguments have to be
+//! buffered somewhere; they must not all stay in the connection's input, which is capped at one
+//! maximal argument plus framing (`server.rs`, `MAX_INPUT`). So once an incomplete command has
+//! [`SPILL_MIN`] bytes of complete arguments, [`Parser::spill`] copies them into the parser's
+//! own buffer and the caller drops them from its input: the input then holds at most
+//! `SPILL_MIN` bytes plus the one argument still arriving. What bounds the memory of a command
+//! is [`Limits::max_command`], the total of its argument bytes (checked as each `$<len>` is
+//! read, so a command over it is refused before its data arrives); the held buffer's capacity
+//! is at most twice that, and it is shrunk back after the command ran ([`Parser::release`]).
+//! Redis has no such total (only `maxmemory-clients`, off by default).
+//!
+//! Inline arguments are unquoted into the same held buffer (they are at most [`MAX_LINE`]).
 //!
 //! Replies are written into an [`Outbox`]. Small ones are encoded into its owned buffer
 //! ([`Outbox::vec`]); a stored value longer than [`SHARE_MIN`] is queued as the store's own
@@ -19,6 +36,13 @@ use std::sync::Arc;
 /// Longest `*<count>` / `$<len>` line or inline command accepted, as in Redis.
 pub const MAX_LINE: usize = 64 * 1024;
 
+/// Complete arguments of an incomplete command are moved out of the input once they reach this
+/// many bytes (see the module documentation).
+pub const SPILL_MIN: usize = 16 * 1024;
+
+/// The held-argument capacity a parser keeps between commands.
+const KEEP_HELD: usize = 64 * 1024;
+
 /// Values longer than this are replied to by sharing the stored buffer; shorter ones are copied,
 /// which is cheaper than a separate I/O vector entry and a reference count.
 pub const SHARE_MIN: usize = 1024;
@@ -30,6 +54,9 @@ pub struct Limits {
     pub max_bulk_len: usize,
     /// Most arguments in one command. Default 1024 * 1024.
     pub max_args: usize,
+    /// Most argument bytes one command may hold in total (the bound on what a command buffers
+    /// before it runs). Default 256 MiB: four maximal arguments.
+    pub max_command: usize,
     /// Largest reply one MGET may produce, in encoded bytes, shared values counted at their
     /// length (as the connection's output cap counts them). Default 128 MiB: two maximal values.
     /// Larger MGETs are answered with an error (see `commands.rs`). Every other reply is at most
@@ -42,6 +69,7 @@ impl Default for Limits {
         Limits {
             max_bulk_len: 64 * 1024 * 1024,
             max_args: 1024 * 1024,
+            max_command: 256 * 1024 * 1024,
             max_reply: 128 * 1024 * 1024,
         }
     }
@@ -65,6 +93,10 @@ pub enum ProtocolError {
     TooBigInline,
     /// A bulk string is not followed by CRLF (Redis does not check this; we do).
     MissingBulkCrlf,
+    /// An inline command has an unterminated quote, or a closing quote not followed by a space.
+    UnbalancedQuotes,
+    /// The command's arguments would exceed [`Limits::max_command`] bytes in total.
+    TooBigCommand,
 }
 
 impl ProtocolError {
@@ -85,6 +117,8 @@ impl ProtocolError {
             ProtocolError::TooBigBulkCount => b"too big bulk count string",
             ProtocolError::TooBigInline => b"too big inline request",
             ProtocolError::MissingBulkCrlf => b"expected CRLF after bulk string",
+            ProtocolError::UnbalancedQuotes => b"unbalanced quotes in request",
+            ProtocolError::TooBigCommand => b"too big command",
         };
         out.extend_from_slice(text);
         out.extend_from_slice(b"\r\n");
@@ -116,18 +150,63 @@ enum State {
     Inline { scanned: usize },
 }
 
+/// Where an argument's bytes are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Arg {
+    /// In the buffer being parsed.
+    Input(Range<usize>),
+    /// In the parser's held buffer (unquoted inline arguments, spilled arguments).
+    Held(Range<usize>),
+}
+
 /// An incremental RESP2 command parser; one per connection.
 #[derive(Debug, Default)]
 pub struct Parser {
     limits: Limits,
     state: State,
-    args: Vec<Range<usize>>,
+    args: Vec<Arg>,
+    /// Argument bytes that are not in the input (see the module documentation).
+    held: Vec<u8>,
+    /// Argument bytes of the command being parsed, announced so far.
+    total: usize,
 }
 
 impl Parser {
     /// A parser enforcing `limits`.
     pub fn new(limits: Limits) -> Parser {
-        Parser { limits, state: State::Start, args: Vec::new() }
+        Parser { limits, state: State::Start, args: Vec::new(), held: Vec::new(), total: 0 }
+    }
+
+    /// After [`Parsed::NeedMore`]: if the incomplete command at the start of `buf` has at least
+    /// [`SPILL_MIN`] bytes of complete arguments, copies them into the parser and returns how
+    /// many bytes of `buf` they (with their framing) took; the caller drops those bytes and
+    /// passes the rest, followed by new ones, next time. Otherwise returns 0.
+    pub fn spill(&mut self, buf: &[u8]) -> usize {
+        let State::Multibulk { remaining, pos } = self.state else { return 0 };
+        if pos < SPILL_MIN || pos > buf.len() {
+            return 0;
+        }
+        let Parser { args, held, .. } = self;
+        for arg in args.iter_mut() {
+            if let Arg::Input(range) = arg {
+                let start = held.len();
+                held.extend_from_slice(buf.get(range.clone()).unwrap_or_default());
+                *arg = Arg::Held(start..held.len());
+            }
+        }
+        self.state = State::Multibulk { remaining, pos: 0 };
+        pos
+    }
+
+    /// Frees what the last command held beyond a small reserve; call after running it.
+    pub fn release(&mut self) {
+        self.held.clear();
+        self.held.shrink_to(KEEP_HELD);
+    }
+
+    /// Bytes the parser holds for the command being parsed (spilled or unquoted arguments).
+    pub fn held_len(&self) -> usize {
+        self.held.len()
     }
 
     /// Parses the command at the start of `buf`.
@@ -145,11 +224,15 @@ impl Parser {
         }
         if self.state == State::Start {
             self.args.clear();
+            self.held.clear();
+            self.total = 0;
         }
-        let parsed = match buf.first() {
-            None => Parsed::NeedMore,
-            Some(b'*') => self.multibulk(buf),
-            Some(_) => self.inline(buf),
+        // After a spill, the input of a multibulk command resumes at an argument, not at `*`.
+        let parsed = match (self.state, buf.first()) {
+            (State::Multibulk { .. }, _) => self.multibulk(buf),
+            (_, None) => Parsed::NeedMore,
+            (_, Some(b'*')) => self.multibulk(buf),
+            (_, Some(_)) => self.inline(buf),
         };
         if parsed != Parsed::NeedMore {
             self.state = State::Start;
@@ -160,7 +243,7 @@ impl Parser {
     /// The arguments of the command last returned as [`Parsed::Command`], as views into `buf`
     /// (the same buffer that was parsed).
     pub fn args<'a>(&'a self, buf: &'a [u8]) -> Args<'a> {
-        Args { buf, ranges: &self.args }
+        Args { buf, held: &self.held, ranges: &self.args }
     }
 
     fn multibulk(&mut self, buf: &[u8]) -> Parsed {
@@ -184,7 +267,7 @@ impl Parser {
         while remaining > 0 {
             match self.bulk(buf, pos) {
                 Ok(Some((range, next))) => {
-                    self.args.push(range);
+                    self.args.push(Arg::Input(range));
                     pos = next;
                     remaining -= 1;
                 }
@@ -200,7 +283,11 @@ impl Parser {
 
     /// Parses the bulk string at `pos`: its data range and where the next element starts, or
     /// `None` if incomplete.
-    fn bulk(&self, buf: &[u8], pos: usize) -> Result<Option<(Range<usize>, usize)>, ProtocolError> {
+    fn bulk(
+        &mut self,
+        buf: &[u8],
+        pos: usize,
+    ) -> Result<Option<(Range<usize>, usize)>, ProtocolError> {
         match buf.get(pos) {
             None => return Ok(None),
             Some(b'$') => {}
@@ -218,12 +305,19 @@ impl Parser {
             Some(len) if len >= 0 && len as u64 <= self.limits.max_bulk_len as u64 => len as usize,
             _ => return Err(ProtocolError::InvalidBulkLength),
         };
+        if self.total.saturating_add(len) > self.limits.max_command {
+            return Err(ProtocolError::TooBigCommand);
+        }
         let Some(end) = start.checked_add(len).filter(|end| end.checked_add(2).is_some()) else {
             return Err(ProtocolError::InvalidBulkLength);
         };
         match buf.get(end..end + 2) {
             None => Ok(None),
-            Some(b"\r\n") => Ok(Some((start..end, end + 2))),
+            Some(b"\r\n") => {
+                // Counted once the argument is complete, so resuming never counts it twice.
+                self.total = self.total.saturating_add(len);
+                Ok(Some((start..end, end + 2)))
+            }
             Some(_) => Err(ProtocolError::MissingBulkCrlf),
         }
     }
@@ -241,20 +335,90 @@ impl Parser {
             self.state = State::Inline { scanned: buf.len() };
             return Parsed::NeedMore;
         };
-        let line = buf.get(..newline).unwrap_or_default();
-        let mut start = None;
-        for (i, byte) in line.iter().copied().enumerate().chain([(newline, b' ')]) {
-            match (start, matches!(byte, b' ' | b'\t' | b'\r')) {
-                (None, false) => start = Some(i),
-                (Some(s), true) => {
-                    self.args.push(s..i);
-                    start = None;
-                }
-                _ => {}
-            }
+        let mut line = buf.get(..newline).unwrap_or_default();
+        if let Some(stripped) = line.strip_suffix(b"\r") {
+            line = stripped;
+        }
+        if split_inline(line, &mut self.held, &mut self.args).is_none() {
+            return Parsed::Error(ProtocolError::UnbalancedQuotes);
         }
         if self.args.is_empty() { Parsed::Empty(newline + 1) } else { Parsed::Command(newline + 1) }
     }
+}
+
+/// Splits an inline command line into arguments exactly as Redis's `sdssplitargs` does,
+/// appending their bytes to `held`: blanks separate arguments; `"..."` may hold the escapes
+/// `\n \r \t \b \a \xHH` (any other escaped byte stands for itself), `'...'` only `\'`; a
+/// quote may start inside an argument (`a"b c"` is `ab c`), `""` is an empty argument, and a
+/// closing quote must be followed by a blank or the end. As in C, a NUL byte ends the line.
+/// Returns `None` for unbalanced quotes.
+fn split_inline(line: &[u8], held: &mut Vec<u8>, args: &mut Vec<Arg>) -> Option<()> {
+    let line = line.get(..line.iter().position(|&b| b == 0).unwrap_or(line.len()))?;
+    let at = |i: usize| line.get(i).copied().unwrap_or(0);
+    // C's isspace; unquoted arguments end only at the first four and NUL, as in Redis.
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c);
+    let mut p = 0;
+    loop {
+        while p < line.len() && is_space(at(p)) {
+            p += 1;
+        }
+        if p >= line.len() {
+            return Some(());
+        }
+        let start = held.len();
+        let (mut in_double, mut in_single, mut done) = (false, false, false);
+        while !done {
+            let c = at(p);
+            if in_double {
+                match (c, at(p + 1)) {
+                    (b'\\', b'x') if hex(at(p + 2)).is_some() && hex(at(p + 3)).is_some() => {
+                        held.push(hex(at(p + 2))? * 16 + hex(at(p + 3))?);
+                        p += 3;
+                    }
+                    (b'\\', escaped) if escaped != 0 => {
+                        p += 1;
+                        held.push(match escaped {
+                            b'n' => b'\n',
+                            b'r' => b'\r',
+                            b't' => b'\t',
+                            b'b' => 0x08,
+                            b'a' => 0x07,
+                            other => other,
+                        });
+                    }
+                    (b'"', next) if next == 0 || is_space(next) => done = true,
+                    (b'"', _) | (0, _) => return None,
+                    _ => held.push(c),
+                }
+            } else if in_single {
+                match (c, at(p + 1)) {
+                    (b'\\', b'\'') => {
+                        p += 1;
+                        held.push(b'\'');
+                    }
+                    (b'\'', next) if next == 0 || is_space(next) => done = true,
+                    (b'\'', _) | (0, _) => return None,
+                    _ => held.push(c),
+                }
+            } else {
+                match c {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => done = true,
+                    b'"' => in_double = true,
+                    b'\'' => in_single = true,
+                    _ => held.push(c),
+                }
+            }
+            if c != 0 {
+                p += 1;
+            }
+        }
+        args.push(Arg::Held(start..held.len()));
+    }
+}
+
+/// The value of a hexadecimal digit.
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 /// A `\r\n`-terminated line starting at some offset.
@@ -285,7 +449,8 @@ fn line(buf: &[u8], from: usize) -> Line<'_> {
 #[derive(Clone, Copy, Debug)]
 pub struct Args<'a> {
     buf: &'a [u8],
-    ranges: &'a [Range<usize>],
+    held: &'a [u8],
+    ranges: &'a [Arg],
 }
 
 impl<'a> Args<'a> {
@@ -301,14 +466,22 @@ impl<'a> Args<'a> {
 
     /// Argument `i` (0 is the command name); empty if out of range.
     pub fn get(&self, i: usize) -> &'a [u8] {
-        self.ranges.get(i).and_then(|range| self.buf.get(range.clone())).unwrap_or_default()
+        self.ranges.get(i).map(|arg| self.resolve(arg)).unwrap_or_default()
     }
 
     /// The arguments from `i` on.
     pub fn iter_from(&self, i: usize) -> impl Iterator<Item = &'a [u8]> + Clone + use<'a> {
-        let buf = self.buf;
+        let this = *self;
         let ranges = self.ranges.get(i..).unwrap_or_default();
-        ranges.iter().map(move |range| buf.get(range.clone()).unwrap_or_default())
+        ranges.iter().map(move |arg| this.resolve(arg))
+    }
+
+    fn resolve(&self, arg: &Arg) -> &'a [u8] {
+        let (from, range) = match arg {
+            Arg::Input(range) => (self.buf, range),
+            Arg::Held(range) => (self.held, range),
+        };
+        from.get(range.clone()).unwrap_or_default()
     }
 }
 
