@@ -9,6 +9,13 @@
 //!   timeouts and shutdown. [`net::framing`] splits input into lines or length-prefixed frames.
 //!   Memory stays bounded by configuration whatever the peer does: the contract is on
 //!   [`net::Protocol`].
+//!   Over TLS it is the same protocol: [`net::Listener::serve_tls`] (feature `tls`, on by
+//!   default; see `net::tls`). Outgoing connections that retry and reconnect:
+//!   [`net::Connector`].
+//! - **Testing a protocol**: [`net::testing::Harness`] drives it without sockets — input in the
+//!   pieces you choose, a peer that stops reading, time on a manual clock.
+//! - **Blocking work** (a name lookup, a file read): [`WorkPool`] runs it on helper threads and
+//!   hands the result back to the loop.
 //! - **Any other fd** (pipes, eventfds, timers, your own sockets): implement [`Handler`] and
 //!   register the fd with a [`Manager`]; your handler gets a [`Context`] to change or close
 //!   anything, itself included.
