@@ -85,7 +85,9 @@ impl<P> Connection<P> {
                     io::Error::new(io::ErrorKind::UnexpectedEof, "closed in the TLS handshake");
                 return self.finish(fd, cx, CloseReason::Error(eof));
             }
-            if self.transport.handshaking() {
+            if self.transport.handshaking() || !self.can_offer() {
+                // Read for the handshake only: plaintext that came with its last flight waits
+                // in the session until input may be offered (a self-wake then reads it).
                 return self.settle(fd, cx);
             }
         }
