@@ -32,9 +32,9 @@ mod idle;
 
 use anyhow::{Context, Result, bail, ensure};
 use ioman_bench::cli::Flags;
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{CertificateDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, RootCertStore};
+use ioman_net::tls;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -95,34 +95,10 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// The crypto provider of the clients: *ring*, as in ioman-net.
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// The certificates of a PEM file.
-fn load_certs(ca: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    use rustls::pki_types::pem::PemObject;
-    let certs = CertificateDer::pem_file_iter(ca)
-        .with_context(|| format!("reading {}", ca.display()))?
-        .collect::<Result<Vec<_>, _>>()
-        .with_context(|| format!("parsing {}", ca.display()))?;
-    ensure!(!certs.is_empty(), "{} holds no certificate", ca.display());
-    Ok(certs)
-}
-
-/// A client that trusts `ca` (full WebPKI verification), offers ALPN `http/1.1` and keeps no
-/// sessions: every connection does a full handshake.
+/// A client that trusts `ca` (ioman's own [`tls::client_config`]: full WebPKI verification),
+/// offers ALPN `http/1.1` and keeps no sessions: every connection does a full handshake.
 fn client_config(ca: &Path) -> Result<Arc<ClientConfig>> {
-    let mut roots = RootCertStore::empty();
-    for cert in load_certs(ca)? {
-        roots.add(cert)?;
-    }
-    let mut config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let mut config = (*tls::client_config(ca, &[b"http/1.1"])?).clone();
     config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
@@ -132,9 +108,9 @@ fn client_config(ca: &Path) -> Result<Arc<ClientConfig>> {
 /// verified. This keeps the one client CPU of the handshake figure spending its time on what
 /// every TLS client must do. No ALPN, like wrk.
 fn pinned_config(ca: &Path) -> Result<Arc<ClientConfig>> {
-    let pin = load_certs(ca)?.swap_remove(0);
-    let verifier = Arc::new(cert::Pinned::new(pin, provider()));
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let pin = tls::load_certs(ca)?.swap_remove(0);
+    let verifier = Arc::new(cert::Pinned::new(pin, tls::provider()));
+    let mut config = ClientConfig::builder_with_provider(tls::provider())
         .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verifier)
