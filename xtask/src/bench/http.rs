@@ -6,7 +6,7 @@
 use super::proc::{self, SERVER_CPU, Server};
 use super::report::{Better, Record};
 use super::{Ctx, nginx, tools, wrk};
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -185,37 +185,8 @@ fn wrk_run(ctx: &Ctx, wrk: &Path, server: &Server, path: &str) -> Result<WrkResu
     let text = &run.text;
     let rps: f64 =
         wrk::field(text, "Requests/sec:").context("no Requests/sec in wrk output")?.parse()?;
-    let p99_us = parse_latency(wrk::field(text, "99%").context("no 99% latency in wrk output")?)?;
+    let p99_us = wrk::latency_us(wrk::field(text, "99%").context("no 99% latency in wrk output")?)?;
     let requests = wrk::requests(text).unwrap_or(0.0);
     let cpu_ns = run.cpu.filter(|_| requests > 0.0).map(|cpu| cpu.as_nanos() as f64 / requests);
     Ok(WrkResult { rps, p99_us, cpu_ns })
-}
-
-/// A wrk latency such as `812.00us`, `1.23ms` or `2.00s`, in microseconds.
-fn parse_latency(s: &str) -> Result<f64> {
-    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60e6)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        bail!("unknown latency {s:?}");
-    };
-    Ok(num.trim().parse::<f64>()? * scale)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_latency;
-
-    #[test]
-    fn wrk_latencies() {
-        assert_eq!(parse_latency("812.00us").unwrap(), 812.0);
-        assert_eq!(parse_latency("1.50ms").unwrap(), 1500.0);
-        assert_eq!(parse_latency("2.00s").unwrap(), 2e6);
-        assert!(parse_latency("3h").is_err());
-    }
 }

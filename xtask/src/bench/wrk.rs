@@ -51,3 +51,32 @@ pub fn requests(text: &str) -> Option<f64> {
         .and_then(|l| l.split_whitespace().next())
         .and_then(|n| n.parse().ok())
 }
+
+/// A wrk latency such as `812.00us`, `1.23ms` or `2.00s`, in microseconds.
+pub fn latency_us(s: &str) -> Result<f64> {
+    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("ms") {
+        (n, 1e3)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60e6)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1e6)
+    } else {
+        bail!("unknown latency {s:?}");
+    };
+    Ok(num.trim().parse::<f64>()? * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_us;
+
+    #[test]
+    fn wrk_latencies() {
+        assert_eq!(latency_us("812.00us").unwrap(), 812.0);
+        assert_eq!(latency_us("1.50ms").unwrap(), 1500.0);
+        assert_eq!(latency_us("2.00s").unwrap(), 2e6);
+        assert!(latency_us("3h").is_err());
+    }
+}

@@ -227,7 +227,7 @@ fn measure(
     let requests = wrk::requests(text).filter(|n| *n > 0.0).context("no request completed")?;
     let per = if load == Load::KeepAlive { 1.0 } else { 1e3 }; // ns per request, us per conn
     let cpu = cpu_ns.map(|ns| ns / per / requests);
-    Ok(Sample { rate, p99_us: Some(latency_us(p99)?), cpu })
+    Ok(Sample { rate, p99_us: Some(wrk::latency_us(p99)?), cpu })
 }
 
 /// `idle-tls handshakes` for `secs`: full handshakes per second, server CPU us per connection.
@@ -319,22 +319,6 @@ fn total_read(text: &str) -> Option<f64> {
     bytes(line.rsplit_once(", ")?.1.strip_suffix(" read")?)
 }
 
-/// A wrk latency such as `812.00us`, `1.23ms` or `2.00s`, in microseconds.
-fn latency_us(s: &str) -> Result<f64> {
-    let (num, scale) = if let Some(n) = s.strip_suffix("us") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("ms") {
-        (n, 1e3)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60e6)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1e6)
-    } else {
-        bail!("unknown latency {s:?}");
-    };
-    Ok(num.trim().parse::<f64>()? * scale)
-}
-
 /// What wrk negotiates with nginx and whether it resumes sessions, from one second of `wrk
 /// -c4 -H "Connection: close"` against an nginx that logs both. Returns the word for the
 /// figure's name: `resumed`, `full handshakes` or `mixed`.
@@ -373,7 +357,8 @@ fn wrk_check(ctx: &Ctx, setup: &Setup, nginx: &Side, wrk: &Path) -> Result<&'sta
 
 #[cfg(test)]
 mod tests {
-    use super::{bytes, latency_us, socket_errors, total_read};
+    use super::{bytes, socket_errors, total_read};
+    use crate::bench::wrk::latency_us;
 
     #[test]
     fn wrk_fields() {
