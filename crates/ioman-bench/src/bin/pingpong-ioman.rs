@@ -1,8 +1,9 @@
 //! `pingpong-ioman`: the dispatch-cost workload of `pingpong-raw`, through ioman-core. Same
-//! socketpair, same one-byte ping-pong, same output (`{"events":N,"ns":T}`), so that
-//! `cargo xtask bench` can set the two side by side: under callgrind (instructions per event)
+//! socketpairs, same one-byte ping-pong, same output (`{"events":N,"ns":T}`), so that
+//! `cargo xtask bench` can set them side by side: under callgrind (instructions per event)
 //! and by wall time. The difference is what ioman's dispatch costs: the key lookup, taking the
-//! handler out of its slot and putting it back, the virtual call, the panic guard.
+//! handler out of its slot and putting it back, the virtual call, the panic guard, and per
+//! turn the interest flush, the clock, the timer and wake checks.
 #![forbid(unsafe_code)]
 
 use anyhow::{Context as _, Result};
@@ -18,11 +19,14 @@ struct Count {
     error: Option<String>,
 }
 
-/// One end of the pair: reads the byte and sends it back.
+/// One end of a pair: reads the byte and sends it back.
 struct Pong;
 
 impl Handler<Count> for Pong {
     fn on_read(&mut self, fd: BorrowedFd<'_>, cx: &mut Context<'_, Count>) {
+        if cx.state().events >= cx.state().target {
+            return; // done: the rest of this turn's events are not counted
+        }
         let mut buf = [0u8; 64];
         match rustix::io::read(fd, &mut buf) {
             Ok(1) => {}
@@ -45,15 +49,19 @@ fn fail(cx: &mut Context<'_, Count>, message: String) {
 }
 
 fn main() -> Result<()> {
-    let target = pingpong::events()?;
-    let (a, b) = pingpong::pair()?;
-    let a_write = a.try_clone().context("dup")?;
+    let args = pingpong::args()?;
     let mut manager: Manager<Count> =
-        Manager::with_state(Count { events: 0, target, error: None })?;
-    manager.add(a, Interest::READ, Timeout::Never, Pong)?;
-    manager.add(b, Interest::READ, Timeout::Never, Pong)?;
+        Manager::with_state(Count { events: 0, target: args.events, error: None })?;
+    let mut firsts = Vec::new();
+    for (a, b) in pingpong::pairs(args.pairs)? {
+        firsts.push(a.try_clone().context("dup")?);
+        manager.add(a, Interest::READ, Timeout::Never, Pong)?;
+        manager.add(b, Interest::READ, Timeout::Never, Pong)?;
+    }
     let start = Instant::now();
-    rustix::io::write(&a_write, b"x").context("first write")?;
+    for a in &firsts {
+        rustix::io::write(a, b"x").context("first write")?;
+    }
     manager.run()?;
     let ns = start.elapsed().as_nanos();
     let state = manager.state();

@@ -29,6 +29,9 @@ impl Protocol<Count> for Pong {
         cx: &mut ProtoContext<'_, Count>,
     ) -> usize {
         let count = cx.state();
+        if count.events >= count.target {
+            return input.len(); // done: the rest of this turn's messages are not counted
+        }
         count.events += input.len() as u64;
         if count.events >= count.target {
             cx.context().stop();
@@ -40,15 +43,19 @@ impl Protocol<Count> for Pong {
 }
 
 fn main() -> Result<()> {
-    let target = pingpong::events()?;
-    let (a, b) = pingpong::pair()?;
-    let mut manager = Manager::with_state(Net::new(Count { events: 0, target }))?;
+    let args = pingpong::args()?;
+    let mut manager = Manager::with_state(Net::new(Count { events: 0, target: args.events }))?;
     let config = std::sync::Arc::new(ConnConfig::default());
-    let a_write = a.try_clone().context("dup")?;
-    Connection::new(Pong, config.clone()).register_with(&mut manager, a)?;
-    Connection::new(Pong, config).register_with(&mut manager, b)?;
+    let mut firsts = Vec::new();
+    for (a, b) in pingpong::pairs(args.pairs)? {
+        firsts.push(a.try_clone().context("dup")?);
+        Connection::new(Pong, config.clone()).register_with(&mut manager, a)?;
+        Connection::new(Pong, config.clone()).register_with(&mut manager, b)?;
+    }
     let start = Instant::now();
-    rustix::io::write(&a_write, b"x").context("first write")?;
+    for a in &firsts {
+        rustix::io::write(a, b"x").context("first write")?;
+    }
     manager.run()?;
     let ns = start.elapsed().as_nanos();
     println!("{{\"events\":{},\"ns\":{ns}}}", manager.state().app().events);
