@@ -6,7 +6,7 @@ use rustix::event::epoll::{self, CreateFlags, EventData};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io;
 use rustix::time::Timespec;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An epoll instance, created close-on-exec and closed on drop.
 #[derive(Debug)]
@@ -53,38 +53,39 @@ impl Epoll {
     /// (`None`: no time limit; `Some(Duration::ZERO)`: just poll), and fills `events`.
     ///
     /// The timeout is rounded up to whole milliseconds, so a deadline 300 µs away sleeps 1 ms
-    /// rather than turning into a busy zero-timeout poll (timeouts beyond `i32::MAX` ms use
-    /// `epoll_pwait2`). A signal that interrupts the wait (`EINTR`) is not an error: the wait
-    /// resumes with the time left. Returns the number of events.
+    /// rather than turning into a busy zero-timeout poll. A signal that interrupts the wait
+    /// (`EINTR`) is not an error: an untimed wait resumes; a timed one returns early with no
+    /// events (`Ok(0)`), so that its caller recomputes the time left from its own clock
+    /// rather than this call reading one on every wait. Returns the number of events.
+    ///
+    /// Inlined: this is the one call every turn makes, and the plain call (the syscall and
+    /// nothing else) is most of what a wait costs in user space. The interrupted case is out
+    /// of line.
+    #[inline]
     pub fn wait(&self, events: &mut Events, timeout: Option<Duration>) -> io::Result<usize> {
-        let Some(timeout) = timeout else {
-            loop {
-                events.list.clear();
-                match epoll::wait(&self.fd, rustix::buffer::spare_capacity(&mut events.list), None)
-                {
-                    Err(io::Errno::INTR) => continue,
-                    other => return other,
-                }
-            }
-        };
-        let timeout = Some(timeout);
-        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
-        let mut left = timeout;
+        events.list.clear();
+        let spec = timeout.map(to_timespec);
+        let spare = rustix::buffer::spare_capacity(&mut events.list);
+        match epoll::wait(&self.fd, spare, spec.as_ref()) {
+            Err(io::Errno::INTR) => self.interrupted(events, timeout.is_some()),
+            other => other,
+        }
+    }
+
+    /// A wait was interrupted by a signal: a timed one ends with no events, an untimed one
+    /// waits again (as often as signals interrupt it).
+    #[cold]
+    #[inline(never)]
+    fn interrupted(&self, events: &mut Events, timed: bool) -> io::Result<usize> {
         loop {
             events.list.clear();
-            let spec = left.map(to_timespec);
-            match epoll::wait(
-                &self.fd,
-                rustix::buffer::spare_capacity(&mut events.list),
-                spec.as_ref(),
-            ) {
-                Ok(n) => return Ok(n),
-                Err(io::Errno::INTR) => {
-                    if let Some(d) = deadline {
-                        left = Some(d.saturating_duration_since(Instant::now()));
-                    }
-                }
-                Err(e) => return Err(e),
+            if timed {
+                return Ok(0);
+            }
+            let spare = rustix::buffer::spare_capacity(&mut events.list);
+            match epoll::wait(&self.fd, spare, None) {
+                Err(io::Errno::INTR) => continue,
+                other => return other,
             }
         }
     }
@@ -107,6 +108,7 @@ fn to_timespec(d: Duration) -> Timespec {
 mod tests {
     use super::*;
     use crate::Waker;
+    use std::time::Instant;
 
     #[test]
     fn wait_reports_token_of_ready_fd() {
