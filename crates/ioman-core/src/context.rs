@@ -7,12 +7,36 @@ use ioman_sys::Readiness;
 use rustix::fd::OwnedFd;
 use std::time::Instant;
 
-/// The registration being dispatched, as the dispatcher tracks it.
+/// The registration being dispatched, as the dispatcher tracks it. It lives in the
+/// [`Registry`] (dispatch is never nested), so a [`Context`] is two pointers and the
+/// dispatcher sets three fields per call instead of building a struct.
 pub(crate) struct Current<R> {
     pub(crate) key: Key,
-    pub(crate) closed: bool,
-    pub(crate) replacement: Option<R>,
     pub(crate) readiness: Readiness,
+    /// What the callback did to its own registration; [`Change::None`] between calls.
+    pub(crate) change: Change<R>,
+}
+
+/// What a callback did to its own registration, applied when it returns. One field, so the
+/// dispatcher's common case ("nothing") is one comparison.
+pub(crate) enum Change<R> {
+    /// Nothing: the handler goes back into its slot.
+    None,
+    /// Closed (by itself, or by a terminal error): its key is already dead; the handler is
+    /// dropped and the fd closed when the callback returns.
+    Closed,
+    /// Replaced: the new handler goes into the slot, the old one is dropped.
+    Replaced(R),
+}
+
+impl<R> Current<R> {
+    pub(crate) fn new() -> Current<R> {
+        Current { key: Key::default(), readiness: Readiness::empty(), change: Change::None }
+    }
+
+    pub(crate) fn closed(&self) -> bool {
+        matches!(self.change, Change::Closed)
+    }
 }
 
 /// The handle a [`Handler`](crate::Handler) callback gets: its own registration, the loop-wide
@@ -84,19 +108,18 @@ pub(crate) struct Current<R> {
 pub struct Context<'a, S, R = Boxed<S>> {
     pub(crate) reg: &'a mut Registry<R>,
     pub(crate) state: &'a mut S,
-    pub(crate) cur: &'a mut Current<R>,
 }
 
 impl<S, R> Context<'_, S, R> {
     /// The same context for a shorter lifetime: a handle to pass on by value (as ioman-net's
     /// `ProtoContext` holds one) while this one is borrowed.
     pub fn reborrow(&mut self) -> Context<'_, S, R> {
-        Context { reg: self.reg, state: self.state, cur: self.cur }
+        Context { reg: self.reg, state: self.state }
     }
 
     /// The key of the registration being called.
     pub fn key(&self) -> Key {
-        self.cur.key
+        self.reg.cur.key
     }
 
     /// The loop-wide state given to [`Manager::with_state`](crate::Manager::with_state).
@@ -113,22 +136,22 @@ impl<S, R> Context<'_, S, R> {
 
     /// What epoll reported for this registration (empty for a timeout).
     pub fn readiness(&self) -> Readiness {
-        self.cur.readiness
+        self.reg.cur.readiness
     }
 
     /// Whether this registration has closed itself during this callback.
     pub fn is_closed(&self) -> bool {
-        self.cur.closed
+        self.reg.cur.closed()
     }
 
     /// This registration's current interest (`None`: paused, or a timer, or closed).
     pub fn interest(&self) -> Option<Interest> {
-        self.reg.slots.get(self.cur.key).and_then(|e| e.interest)
+        self.reg.slots.get(self.reg.cur.key).and_then(|e| e.interest)
     }
 
     /// Sets this registration's interest; `None` pauses it. Ignored after [`close`](Self::close).
     pub fn set_interest(&mut self, interest: impl Into<Option<Interest>>) {
-        let _ = self.reg.set_interest(self.cur.key, interest.into());
+        let _ = self.reg.set_interest(self.reg.cur.key, interest.into());
     }
 
     /// Adds to this registration's interest.
@@ -147,21 +170,21 @@ impl<S, R> Context<'_, S, R> {
     /// Sets this registration's timeout, counted from [`now`](Self::now). Ignored after
     /// [`close`](Self::close).
     pub fn set_timeout(&mut self, timeout: Timeout) {
-        let _ = self.reg.set_timeout(self.cur.key, timeout);
+        let _ = self.reg.set_timeout(self.reg.cur.key, timeout);
     }
 
     /// Closes this registration: it leaves epoll and its key dies now; the handler is dropped
     /// and the fd closed when this callback returns. Closing twice is harmless.
     pub fn close(&mut self) {
-        if !self.cur.closed {
-            self.cur.closed = true;
-            self.reg.slots.remove(self.cur.key);
+        if !self.reg.cur.closed() {
+            self.reg.cur.change = Change::Closed; // drops a replacement, if any
+            self.reg.slots.remove(self.reg.cur.key);
         }
     }
 
     /// Replaces this registration's handler once the current callback returns.
     pub fn replace_handler(&mut self, handler: impl IntoHandler<S, R>) {
-        self.cur.replacement = Some(handler.into_handler());
+        self.reg.replace_current(handler.into_handler());
     }
 
     /// Registers a new fd (see [`Manager::add`](crate::Manager::add)). Its first events arrive
@@ -194,13 +217,13 @@ impl<S, R> Context<'_, S, R> {
 
     /// Changes any registration, this one included.
     pub fn modify(&mut self, key: Key, change: Modify<S, R>) -> Result<()> {
-        if key == self.cur.key && self.cur.closed {
+        if key == self.reg.cur.key && self.reg.cur.closed() {
             return Err(Error::UnknownKey(key));
         }
         let handler = apply(self.reg, key, change)?;
         if let Some(h) = handler {
-            if key == self.cur.key {
-                self.cur.replacement = Some(h);
+            if key == self.reg.cur.key {
+                self.reg.replace_current(h);
             } else if let Some(entry) = self.reg.slots.get_mut(key) {
                 entry.handler = Some(h);
             }
@@ -212,7 +235,7 @@ impl<S, R> Context<'_, S, R> {
     /// the I/O events and timeouts, or in the next turn if the turn is already past that point.
     /// A registration woken several times before it runs is called once.
     pub fn wake(&mut self, key: Key) -> Result<()> {
-        if key == self.cur.key && self.cur.closed {
+        if key == self.reg.cur.key && self.reg.cur.closed() {
             return Err(Error::UnknownKey(key));
         }
         self.reg.wake(key)
@@ -220,8 +243,8 @@ impl<S, R> Context<'_, S, R> {
 
     /// Closes any registration, this one included (then as [`close`](Self::close)).
     pub fn close_key(&mut self, key: Key) -> Result<()> {
-        if key == self.cur.key {
-            if self.cur.closed {
+        if key == self.reg.cur.key {
+            if self.reg.cur.closed() {
                 return Err(Error::UnknownKey(key));
             }
             self.close();

@@ -4,11 +4,12 @@
 //! released in the close order if the registration ended. A panicking handler is caught here:
 //! it loses its own registration and nothing else.
 
-use crate::context::Current;
+use crate::context::Change;
 use crate::registry::{Kind, Registry, touch_entry};
 use crate::timer_queue::{NEVER, Tick};
 use crate::{Context, Failure, Handler, Interest, Key, PanicReport};
 use ioman_sys::Readiness;
+use rustix::event::epoll::EventFlags;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -16,9 +17,10 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// Delivers one epoll event.
 ///
 /// The hot path: one slot lookup to decide what to call (and reset the idle deadline), the
-/// calls, one lookup to put the handler back. Interest is looked up again only where a callback
-/// may have changed it and it matters (a write after a read). Inlined into its one caller, the
-/// turn loop: the call's own prologue was a measurable part of the per-event cost.
+/// calls, one lookup to put the handler back. What to call is one mask: the event's flags
+/// against [`Interest::triggers`]. Interest is looked up again only where a callback may have
+/// changed it and it matters (a write after a read). Inlined into its one caller, the turn
+/// loop: the call's own prologue was a measurable part of the per-event cost.
 #[inline(always)]
 pub(crate) fn event<S, R: Handler<S, R>>(
     reg: &mut Registry<R>,
@@ -30,48 +32,48 @@ pub(crate) fn event<S, R: Handler<S, R>>(
         reg.stats.stale_events += 1;
         return;
     };
-    let interest = entry.interest;
-    let read = interest.is_some_and(|i| i.wants_read(ready));
-    let write = ready.is_writable() && interest.is_some_and(Interest::is_writable);
-    if read || write {
+    let hit = ready.epoll_flags() & Interest::triggers(entry.interest);
+    if !hit.is_empty() {
         touch_entry(&mut reg.timers, &reg.time, key, entry);
     }
     let (Some(mut handler), Some(fd)) = (entry.handler.take(), entry.fd.take()) else {
         return; // unreachable: only fd registrations are in epoll, and dispatch is not nested
     };
     reg.stats.events_dispatched += 1;
-    let mut cur = Current { key, closed: false, replacement: None, readiness: ready };
+    reg.cur.key = key;
+    reg.cur.readiness = ready;
+    let read = hit.intersects(EventFlags::IN | EventFlags::RDHUP);
+    let write = hit.contains(EventFlags::OUT);
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
+        let mut cx = Context { reg: &mut *reg, state };
         let bfd = fd.as_fd();
         if ready.is_error() {
             handler.on_error(bfd, Failure::Error(socket_error(bfd)), &mut cx);
-            return true;
+            return cx.close(); // terminal
         }
         if read {
             handler.on_read(bfd, &mut cx);
         }
         // on_read may have closed the registration or dropped the write interest.
-        if write && (!read || (!cx.cur.closed && cx.interest().is_some_and(Interest::is_writable)))
+        if write && (!read || (!cx.is_closed() && cx.interest().is_some_and(Interest::is_writable)))
         {
             handler.on_write(bfd, &mut cx);
         }
-        if ready.is_hup() && !read && !cx.cur.closed {
+        if ready.is_hup() && !read && !cx.is_closed() {
             handler.on_error(bfd, Failure::Hangup, &mut cx);
-            return true;
+            cx.close(); // terminal
         }
-        false
     }));
     // `finish`'s fast path, written out here: through `finish` this path measured 12
     // instructions more per event (callgrind, pingpong-ioman), so the I/O path keeps its copy.
-    if let (Ok(false), false, None) = (&outcome, cur.closed, &cur.replacement) {
+    if outcome.is_ok() && matches!(reg.cur.change, Change::None) {
         if let Some(entry) = reg.slots.get_mut(key) {
             entry.handler = Some(handler);
             entry.fd = Some(fd);
             return;
         }
     }
-    end(reg, key, handler, Some(fd), cur, outcome);
+    end(reg, key, handler, Some(fd), outcome);
 }
 
 /// Calls `on_timeout` for a registration the timer queue found due at the turn's "now".
@@ -126,13 +128,13 @@ fn call<S, R: Handler<S, R>>(
     fd: Option<OwnedFd>,
     f: impl FnOnce(&mut R, Option<BorrowedFd<'_>>, &mut Context<'_, S, R>),
 ) {
-    let mut cur = Current { key, closed: false, replacement: None, readiness: Readiness::empty() };
+    reg.cur.key = key;
+    reg.cur.readiness = Readiness::empty();
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
+        let mut cx = Context { reg: &mut *reg, state };
         f(&mut handler, fd.as_ref().map(|f| f.as_fd()), &mut cx);
-        false
     }));
-    finish(reg, key, handler, fd, cur, outcome);
+    finish(reg, key, handler, fd, outcome);
 }
 
 /// The first tick after `now` on the grid `at + k * period` (missed ticks are skipped);
@@ -150,21 +152,21 @@ fn finish<R>(
     key: Key,
     handler: R,
     fd: Option<OwnedFd>,
-    cur: Current<R>,
-    outcome: std::thread::Result<bool>,
+    outcome: std::thread::Result<()>,
 ) {
-    if let (Ok(false), false, None) = (&outcome, cur.closed, &cur.replacement) {
+    if outcome.is_ok() && matches!(reg.cur.change, Change::None) {
         if let Some(entry) = reg.slots.get_mut(key) {
             entry.handler = Some(handler);
             entry.fd = fd;
             return;
         }
     }
-    end(reg, key, handler, fd, cur, outcome);
+    end(reg, key, handler, fd, outcome);
 }
 
 /// The uncommon ends of a call: a replaced handler is installed, or the registration ended
-/// (closed by itself, terminal error, or panic) and is released in the close order.
+/// (closed by itself, by a terminal error, or by a panic) and is released in the close order.
+/// Leaves the registry's [`Change`] at `None` for the next call.
 #[cold]
 #[inline(never)]
 fn end<R>(
@@ -172,40 +174,38 @@ fn end<R>(
     key: Key,
     handler: R,
     fd: Option<OwnedFd>,
-    mut cur: Current<R>,
-    outcome: std::thread::Result<bool>,
+    outcome: std::thread::Result<()>,
 ) {
-    match outcome {
-        Ok(false) if !cur.closed => {
-            if let Some(entry) = reg.slots.get_mut(key) {
+    let change = std::mem::replace(&mut reg.cur.change, Change::None);
+    match (outcome, change) {
+        (Ok(()), Change::Closed) => reg.release(fd, Some(handler)),
+        (Ok(()), Change::None) => match reg.slots.get_mut(key) {
+            Some(entry) => {
+                entry.handler = Some(handler);
                 entry.fd = fd;
-                match cur.replacement.take() {
-                    Some(new) => {
-                        entry.handler = Some(new);
-                        drop(handler);
-                    }
-                    None => entry.handler = Some(handler),
+            }
+            None => reg.release(fd, Some(handler)), // unreachable: only `Closed` removes it
+        },
+        (Ok(()), Change::Replaced(new)) => {
+            match reg.slots.get_mut(key) {
+                Some(entry) => {
+                    entry.handler = Some(new);
+                    entry.fd = fd;
                 }
-                return;
+                None => reg.release(fd, Some(new)),
             }
-            reg.release(fd, Some(handler));
+            drop(handler);
         }
-        Ok(_) => {
-            if !cur.closed {
-                reg.slots.remove(key);
-            }
-            reg.release(fd, Some(handler));
-        }
-        Err(payload) => {
+        (Err(payload), change) => {
             reg.stats.panics_caught += 1;
-            if !cur.closed {
+            if !matches!(change, Change::Closed) {
                 reg.slots.remove(key);
             }
             if let Some(fd) = &fd {
                 let _ = reg.epoll.delete(fd.as_fd());
             }
             // A handler that panicked may panic again in drop; keep that inside too.
-            let _ = catch_unwind(AssertUnwindSafe(move || drop((cur.replacement, handler))));
+            let _ = catch_unwind(AssertUnwindSafe(move || drop((change, handler))));
             drop(fd);
             report_panic(reg, Some(key), payload);
         }

@@ -5,6 +5,7 @@
 
 use crate::clock::TurnTime;
 use crate::clock::nanos;
+use crate::context::{Change, Current};
 use crate::timer_queue::{Deadline, NEVER, Tick, TimerQueue};
 use crate::{Clock, PanicReport};
 use crate::{Error, Interest, Key, Result, Stats, Timeout, Timer};
@@ -76,6 +77,8 @@ pub(crate) struct Registry<R> {
     pub(crate) stats: Stats,
     pub(crate) stop: bool,
     pub(crate) panic_hook: Option<PanicHook>,
+    /// The registration whose callback is running (meaningful during a call only).
+    pub(crate) cur: Current<R>,
 }
 
 impl<R> Registry<R> {
@@ -90,6 +93,15 @@ impl<R> Registry<R> {
             stats: Stats::default(),
             stop: false,
             panic_hook: None,
+            cur: Current::new(),
+        }
+    }
+
+    /// Installs `handler` in place of the running one when its callback returns (dropped at
+    /// once if the registration has closed itself).
+    pub(crate) fn replace_current(&mut self, handler: R) {
+        if !self.cur.closed() {
+            self.cur.change = Change::Replaced(handler);
         }
     }
 

@@ -3,6 +3,7 @@
 
 use rustix::event::epoll::EventFlags;
 use std::fmt;
+use std::num::NonZeroU8;
 use std::ops::BitOr;
 
 /// What a registration wants to be told about: readable, writable, or both; or, for a
@@ -21,39 +22,68 @@ use std::ops::BitOr;
 /// assert_eq!(Interest::READ.remove(Interest::READ), None);
 /// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Interest(u8);
+pub struct Interest(NonZeroU8);
 
 const R: u8 = 1;
 const W: u8 = 2;
 const C: u8 = 4;
 
+/// An interest from its bits; `bits` must not be zero (a compile-time error in the constants).
+const fn bits(bits: u8) -> Interest {
+    match NonZeroU8::new(bits) {
+        Some(b) => Interest(b),
+        None => panic!("an interest is never empty"),
+    }
+}
+
+/// [`Interest::triggers`] for each combination of bits (index 0: no interest).
+const TRIGGERS: [EventFlags; 8] = {
+    let mut table = [EventFlags::empty(); 8];
+    let mut i = 0;
+    while i < 8 {
+        let mut f = 0;
+        if i as u8 & R != 0 {
+            f |= EventFlags::IN.bits();
+        }
+        if i as u8 & W != 0 {
+            f |= EventFlags::OUT.bits();
+        }
+        if i as u8 & C != 0 {
+            f |= EventFlags::RDHUP.bits();
+        }
+        table[i] = EventFlags::from_bits_retain(f);
+        i += 1;
+    }
+    table
+};
+
 impl Interest {
     /// Readable: data (or end of stream, or a pending connection) can be read.
-    pub const READ: Interest = Interest(R);
+    pub const READ: Interest = bits(R);
     /// Writable: a write would not block.
-    pub const WRITE: Interest = Interest(W);
+    pub const WRITE: Interest = bits(W);
     /// Both readable and writable.
-    pub const BOTH: Interest = Interest(R | W);
+    pub const BOTH: Interest = bits(R | W);
     /// Only the peer's half-close (`EPOLLRDHUP` without `EPOLLIN`): for a connection that has
     /// paused reading (backpressure) but must still learn that its peer finished sending. It
     /// is reported as readable, since a read would now reach end of stream after the data
     /// still buffered. Level-triggered like everything else: drop it once seen.
-    pub const READ_CLOSED: Interest = Interest(C);
+    pub const READ_CLOSED: Interest = bits(C);
 
     /// Whether readability is wanted.
     pub const fn is_readable(self) -> bool {
-        self.0 & R != 0
+        self.0.get() & R != 0
     }
 
     /// Whether writability is wanted.
     pub const fn is_writable(self) -> bool {
-        self.0 & W != 0
+        self.0.get() & W != 0
     }
 
     /// Whether the peer's half-close is wanted on its own ([`READ_CLOSED`](Self::READ_CLOSED));
     /// [`READ`](Self::READ) includes it anyway.
     pub const fn is_read_closed(self) -> bool {
-        self.0 & C != 0
+        self.0.get() & C != 0
     }
 
     /// Whether `ready` is a reason to read for this interest: readable with
@@ -66,15 +96,25 @@ impl Interest {
 
     /// The union of both interests.
     pub const fn add(self, other: Interest) -> Interest {
-        Interest(self.0 | other.0)
+        bits(self.0.get() | other.0.get())
     }
 
     /// This interest without `other`; `None` when nothing is left.
     pub const fn remove(self, other: Interest) -> Option<Interest> {
-        match self.0 & !other.0 {
-            0 => None,
-            bits => Some(Interest(bits)),
+        match NonZeroU8::new(self.0.get() & !other.0.get()) {
+            Some(b) => Some(Interest(b)),
+            None => None,
         }
+    }
+
+    /// The readiness flags that call for a callback under `interest`: `EPOLLIN` for
+    /// [`READ`](Self::READ), `EPOLLOUT` for [`WRITE`](Self::WRITE), `EPOLLRDHUP` for
+    /// [`READ_CLOSED`](Self::READ_CLOSED); nothing for `None`. An event whose flags meet none
+    /// of them (and carry no error or hang-up) calls nothing. One table lookup: the
+    /// dispatcher asks this for every event.
+    #[inline]
+    pub fn triggers(interest: Option<Interest>) -> EventFlags {
+        TRIGGERS[usize::from(interest.map_or(0, |i| i.0.get()) & (R | W | C))]
     }
 
     /// The epoll flags for this interest: level-triggered, with `EPOLLRDHUP` alongside reads so
@@ -108,7 +148,7 @@ impl fmt::Debug for Interest {
         let names = [(R, "READ"), (W, "WRITE"), (C, "READ_CLOSED")];
         let mut first = true;
         for (bit, name) in names {
-            if self.0 & bit != 0 {
+            if self.0.get() & bit != 0 {
                 f.write_str(if first { "" } else { " | " })?;
                 f.write_str(name)?;
                 first = false;
@@ -143,6 +183,17 @@ mod tests {
         assert!(!Interest::READ_CLOSED.wants_read(data));
         assert!(Interest::READ.wants_read(data));
         assert_eq!(format!("{:?}", Interest::WRITE | Interest::READ_CLOSED), "WRITE | READ_CLOSED");
+    }
+
+    #[test]
+    fn triggers_follow_interest() {
+        use EventFlags as F;
+        assert_eq!(Interest::triggers(None), F::empty());
+        assert_eq!(Interest::triggers(Some(Interest::READ)), F::IN);
+        assert_eq!(Interest::triggers(Some(Interest::BOTH)), F::IN | F::OUT);
+        let closed = Interest::WRITE | Interest::READ_CLOSED;
+        assert_eq!(Interest::triggers(Some(closed)), F::OUT | F::RDHUP);
+        assert_eq!(std::mem::size_of::<Option<Interest>>(), 1);
     }
 
     #[test]
