@@ -282,18 +282,19 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
         let n = self.reg.epoll.wait(&mut self.events, wait).map_err(Error::os("epoll_pwait"))?;
         self.reg.time.begin_turn();
         let mut woken = false;
-        for i in 0..n {
-            let Some((token, ready)) = self.events.get(i) else { break };
+        for (token, ready) in self.events.iter() {
             if token == WAKER_TOKEN {
                 woken = true;
             } else {
                 dispatch::event(&mut self.reg, &mut self.state, Key::from_token(token), ready);
             }
         }
-        self.fire_timeouts();
+        if self.reg.timers.next().is_some() {
+            self.fire_timeouts();
+            self.reg.compact_timers();
+        }
         self.run_wakes();
         self.reg.time.end_turn();
-        self.reg.compact_timers();
         self.reg.stats.turns += 1;
         if woken {
             self.run_jobs()?;
@@ -311,8 +312,11 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
             if std::mem::take(&mut self.reg.stop) {
                 return Ok(());
             }
-            let remotes = Arc::strong_count(&self.shared) > 1;
-            if self.is_empty() && !remotes && !self.shared.notified.load(Ordering::Acquire) {
+            // Nothing registered, no Remote that could post, nothing posted: nothing to wait for.
+            if self.is_empty()
+                && Arc::strong_count(&self.shared) == 1
+                && !self.shared.notified.load(Ordering::Acquire)
+            {
                 return Ok(());
             }
             self.turn(None)?;

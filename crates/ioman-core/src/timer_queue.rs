@@ -97,7 +97,8 @@ impl TimerQueue {
 
     /// Whether garbage dominates the heap (more than two entries per `live` registration, beyond
     /// a small floor): then [`compact`](Self::compact) is due, so that a long run of closed or
-    /// shortened registrations cannot grow the heap without bound. Cheap: checked every turn.
+    /// shortened registrations cannot grow the heap without bound. Cheap: checked every turn whose
+    /// heap is not empty.
     pub(crate) fn needs_compaction(&self, live: usize) -> bool {
         self.heap.len() > 2 * live + 64
     }

@@ -38,8 +38,12 @@ impl Events {
         })
     }
 
-    /// Iterates over the events of the last wait.
+    /// Iterates over the events of the last wait (over the slice itself: no index checks).
+    #[inline]
     pub fn iter(&self) -> impl Iterator<Item = (u64, Readiness)> + '_ {
-        (0..self.len()).filter_map(|i| self.get(i))
+        self.list.iter().map(|e| {
+            let flags = e.flags;
+            (e.data.u64(), Readiness::from_epoll(flags))
+        })
     }
 }
