@@ -224,8 +224,8 @@ impl<S, R> Context<'_, S, R> {
         if let Some(h) = handler {
             if key == self.reg.cur.key {
                 self.reg.replace_current(h);
-            } else if let Some(entry) = self.reg.slots.get_mut(key) {
-                entry.handler = Some(h);
+            } else if let Some(parts) = self.reg.slots.get_mut(key).and_then(|e| e.parts.as_mut()) {
+                parts.handler = h;
             }
         }
         Ok(())

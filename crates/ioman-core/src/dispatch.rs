@@ -5,7 +5,7 @@
 //! it loses its own registration and nothing else.
 
 use crate::context::Change;
-use crate::registry::{Kind, Registry, touch_entry};
+use crate::registry::{Kind, Parts, Registry, touch_entry};
 use crate::timer_queue::{NEVER, Tick};
 use crate::{Context, Failure, Handler, Interest, Key, PanicReport};
 use ioman_sys::Readiness;
@@ -18,7 +18,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 ///
 /// The hot path: one slot lookup to decide what to call (and reset the idle deadline), the
 /// calls, one lookup to put the handler back. What to call is one mask: the event's flags
-/// against [`Interest::triggers`]. Interest is looked up again only where a callback may have
+/// against the entry's [`Interest::triggers`], kept with its interest. Interest is looked up again only where a callback may have
 /// changed it and it matters (a write after a read). Inlined into its one caller, the turn
 /// loop: the call's own prologue was a measurable part of the per-event cost.
 #[inline(always)]
@@ -32,13 +32,15 @@ pub(crate) fn event<S, R: Handler<S, R>>(
         reg.stats.stale_events += 1;
         return;
     };
-    let hit = ready.epoll_flags() & Interest::triggers(entry.interest);
+    let hit = ready.epoll_flags() & entry.triggers;
     if !hit.is_empty() {
         touch_entry(&mut reg.timers, &reg.time, key, entry);
     }
-    let (Some(mut handler), Some(fd)) = (entry.handler.take(), entry.fd.take()) else {
-        return; // unreachable: only fd registrations are in epoll, and dispatch is not nested
-    };
+    // Only fd registrations are in epoll, and dispatch is not nested: both are there.
+    // Only fd registrations are in epoll (their token is only ever given by `add_fd`, which
+    // has the fd), and dispatch is not nested, so both are always there. (Putting a fd-less
+    // entry back on this unreachable path measured 12 instructions more per event.)
+    let Some(Parts { mut handler, fd: Some(fd) }) = entry.parts.take() else { return };
     reg.stats.events_dispatched += 1;
     reg.cur.key = key;
     reg.cur.readiness = ready;
@@ -68,8 +70,7 @@ pub(crate) fn event<S, R: Handler<S, R>>(
     // instructions more per event (callgrind, pingpong-ioman), so the I/O path keeps its copy.
     if outcome.is_ok() && matches!(reg.cur.change, Change::None) {
         if let Some(entry) = reg.slots.get_mut(key) {
-            entry.handler = Some(handler);
-            entry.fd = Some(fd);
+            entry.parts = Some(Parts { handler, fd: Some(fd) });
             return;
         }
     }
@@ -85,8 +86,7 @@ pub(crate) fn timeout<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S,
     if at == NEVER || entry.deadline.queued != NEVER || at > now {
         return;
     }
-    let Some(handler) = entry.handler.take() else { return };
-    let fd = entry.fd.take();
+    let Some(Parts { handler, fd }) = entry.parts.take() else { return };
     let kind = entry.kind;
     entry.deadline.at = NEVER;
     if let Kind::Timer { period } = kind {
@@ -112,8 +112,7 @@ pub(crate) fn wake<S, R: Handler<S, R>>(reg: &mut Registry<R>, state: &mut S, ke
     if !std::mem::take(&mut entry.woken) {
         return;
     }
-    let Some(handler) = entry.handler.take() else { return };
-    let fd = entry.fd.take();
+    let Some(Parts { handler, fd }) = entry.parts.take() else { return };
     reg.stats.wakes += 1;
     call(reg, state, key, handler, fd, |h, fd, cx| h.on_wake(fd, cx));
 }
@@ -156,8 +155,7 @@ fn finish<R>(
 ) {
     if outcome.is_ok() && matches!(reg.cur.change, Change::None) {
         if let Some(entry) = reg.slots.get_mut(key) {
-            entry.handler = Some(handler);
-            entry.fd = fd;
+            entry.parts = Some(Parts { handler, fd });
             return;
         }
     }
@@ -180,18 +178,12 @@ fn end<R>(
     match (outcome, change) {
         (Ok(()), Change::Closed) => reg.release(fd, Some(handler)),
         (Ok(()), Change::None) => match reg.slots.get_mut(key) {
-            Some(entry) => {
-                entry.handler = Some(handler);
-                entry.fd = fd;
-            }
+            Some(entry) => entry.parts = Some(Parts { handler, fd }),
             None => reg.release(fd, Some(handler)), // unreachable: only `Closed` removes it
         },
         (Ok(()), Change::Replaced(new)) => {
             match reg.slots.get_mut(key) {
-                Some(entry) => {
-                    entry.handler = Some(new);
-                    entry.fd = fd;
-                }
+                Some(entry) => entry.parts = Some(Parts { handler: new, fd }),
                 None => reg.release(fd, Some(new)),
             }
             drop(handler);

@@ -175,7 +175,9 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
     /// is kept: the seed's `modify_interest_to_fd`.
     pub fn modify(&mut self, key: Key, change: Modify<S, R>) -> Result<()> {
         if let Some(h) = crate::context::apply(&mut self.reg, key, change)? {
-            self.reg.entry(key)?.handler = Some(h);
+            if let Some(parts) = &mut self.reg.entry(key)?.parts {
+                parts.handler = h;
+            }
         }
         Ok(())
     }
@@ -230,12 +232,12 @@ impl<S, R: Handler<S, R>> Manager<S, R> {
 
     /// A registration's handler, for inspection between turns.
     pub fn handler(&self, key: Key) -> Option<&R> {
-        self.reg.slots.get(key).and_then(|e| e.handler.as_ref())
+        self.reg.slots.get(key).and_then(|e| e.parts.as_ref()).map(|p| &p.handler)
     }
 
     /// A registration's handler, mutably, between turns.
     pub fn handler_mut(&mut self, key: Key) -> Option<&mut R> {
-        self.reg.slots.get_mut(key).and_then(|e| e.handler.as_mut())
+        self.reg.slots.get_mut(key).and_then(|e| e.parts.as_mut()).map(|p| &mut p.handler)
     }
 
     /// The loop-wide state.

@@ -10,6 +10,7 @@ use crate::timer_queue::{Deadline, NEVER, Tick, TimerQueue};
 use crate::{Clock, PanicReport};
 use crate::{Error, Interest, Key, Result, Stats, Timeout, Timer};
 use ioman_sys::Epoll;
+use rustix::event::epoll::EventFlags;
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::io::Errno;
 use slotmap::SlotMap;
@@ -30,15 +31,25 @@ fn ticks(d: Option<Duration>) -> Tick {
     d.map_or(NEVER, nanos)
 }
 
-/// One registration. Field order is drop order: the handler is dropped before the fd closes.
-pub(crate) struct Entry<R> {
-    /// `None` only while the handler is being called.
-    pub(crate) handler: Option<R>,
-    /// `None` for timers, and for an fd registration while its handler is being called.
+/// What a handler call takes out of its entry, as one value: one `Option` to take and put
+/// back per call instead of two. Field order is drop order: the handler is dropped before the
+/// fd closes.
+pub(crate) struct Parts<R> {
+    pub(crate) handler: R,
+    /// `None` for timers and detached registrations.
     pub(crate) fd: Option<OwnedFd>,
+}
+
+/// One registration.
+pub(crate) struct Entry<R> {
+    /// The handler and fd; `None` only while the handler is being called.
+    pub(crate) parts: Option<Parts<R>>,
     pub(crate) kind: Kind,
     /// What the owner asked for; consulted when events are dispatched.
     pub(crate) interest: Option<Interest>,
+    /// [`Interest::triggers`] of `interest`, kept with it: the event flags that call for a
+    /// callback, so the dispatcher masks instead of looking up.
+    pub(crate) triggers: EventFlags,
     /// What epoll was last told.
     pub(crate) registered: Option<Interest>,
     /// Queued for an `epoll_ctl(MOD)` before the next wait.
@@ -52,10 +63,10 @@ impl<R> Entry<R> {
     /// A new registration: its interest is what epoll is told at once; no deadline yet.
     fn new(handler: R, fd: Option<OwnedFd>, kind: Kind, interest: Option<Interest>) -> Entry<R> {
         Entry {
-            handler: Some(handler),
-            fd,
+            parts: Some(Parts { handler, fd }),
             kind,
             interest,
+            triggers: Interest::triggers(interest),
             registered: interest,
             dirty: false,
             woken: false,
@@ -121,7 +132,7 @@ impl<R> Registry<R> {
     ) -> Result<Key> {
         let idle = ticks(timeout.duration());
         let key = self.slots.insert(Entry::new(handler, Some(fd), Kind::Fd { idle }, interest));
-        let added = match &self.slots[key].fd {
+        let added = match self.slots[key].parts.as_ref().and_then(|p| p.fd.as_ref()) {
             Some(fd) => self.epoll.add(fd.as_fd(), key.token(), interest),
             None => Ok(()),
         };
@@ -176,6 +187,7 @@ impl<R> Registry<R> {
             return Err(Error::NotAnFd(key));
         }
         entry.interest = interest;
+        entry.triggers = Interest::triggers(interest);
         if !entry.dirty && entry.registered != interest {
             entry.dirty = true;
             self.dirty.push(key);
@@ -215,7 +227,10 @@ impl<R> Registry<R> {
     /// close the fd, in that order.
     pub(crate) fn close(&mut self, key: Key) -> Result<()> {
         let entry = self.slots.remove(key).ok_or(Error::UnknownKey(key))?;
-        self.release(entry.fd, entry.handler);
+        match entry.parts {
+            Some(Parts { handler, fd }) => self.release(fd, Some(handler)),
+            None => self.release(None, None), // unreachable: only a running handler is out
+        }
         Ok(())
     }
 
@@ -249,7 +264,7 @@ impl<R> Registry<R> {
             if entry.registered == entry.interest {
                 continue;
             }
-            let Some(fd) = entry.fd.as_ref() else { continue };
+            let Some(fd) = entry.parts.as_ref().and_then(|p| p.fd.as_ref()) else { continue };
             match self.epoll.modify(fd.as_fd(), key.token(), entry.interest) {
                 Ok(()) => entry.registered = entry.interest,
                 Err(_) => {
