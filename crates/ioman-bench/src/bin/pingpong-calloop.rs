@@ -34,10 +34,11 @@ fn main() -> Result<()> {
         firsts.push(a.try_clone().context("dup")?);
         for end in [a, b] {
             let source = Generic::new(UnixStream::from(end), Interest::READ, Mode::Level);
+            let mut buf = [0u8; 64]; // kept, as the other peers keep theirs
             event_loop
                 .handle()
-                .insert_source(source, |_, end, state: &mut Count| {
-                    pong(end, state);
+                .insert_source(source, move |_, end, state: &mut Count| {
+                    pong(end, &mut buf, state);
                     Ok(PostAction::Continue)
                 })
                 .map_err(|e| anyhow::anyhow!("insert_source: {e}"))?;
@@ -57,12 +58,11 @@ fn main() -> Result<()> {
 }
 
 /// One event: read the byte, count it, send it back (or stop at the target).
-fn pong(mut end: &UnixStream, state: &mut Count) {
+fn pong(mut end: &UnixStream, buf: &mut [u8; 64], state: &mut Count) {
     if state.events >= state.target {
         return;
     }
-    let mut buf = [0u8; 64];
-    match end.read(&mut buf) {
+    match end.read(buf) {
         Ok(1) => {}
         other => return fail(state, format!("expected one byte, got {other:?}")),
     }
