@@ -4,15 +4,15 @@
 //! output (`{"events":N,"ns":T}`).
 //!
 //! Each end is a level-triggered `Generic` source. calloop hands the fd out behind
-//! `NoIoDrop`, whose `get_mut` is `unsafe`; `&UnixStream` implements `Read` and `Write`, so
-//! the shared reference is all this needs.
+//! `NoIoDrop`, whose `get_mut` is `unsafe`; the shared reference is all this needs, since the
+//! byte is read and written with rustix on the fd, exactly as `pingpong-raw` and ioman's
+//! handler do (so the peers differ only in their event loops).
 #![forbid(unsafe_code)]
 
 use anyhow::{Context, Result};
 use calloop::generic::Generic;
 use calloop::{EventLoop, Interest, LoopSignal, Mode, PostAction};
 use ioman_bench::pingpong;
-use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
 
@@ -58,11 +58,11 @@ fn main() -> Result<()> {
 }
 
 /// One event: read the byte, count it, send it back (or stop at the target).
-fn pong(mut end: &UnixStream, buf: &mut [u8; 64], state: &mut Count) {
+fn pong(end: &UnixStream, buf: &mut [u8; 64], state: &mut Count) {
     if state.events >= state.target {
         return;
     }
-    match end.read(buf) {
+    match rustix::io::read(end, &mut buf[..]) {
         Ok(1) => {}
         other => return fail(state, format!("expected one byte, got {other:?}")),
     }
@@ -70,7 +70,7 @@ fn pong(mut end: &UnixStream, buf: &mut [u8; 64], state: &mut Count) {
     if state.events >= state.target {
         return state.signal.stop();
     }
-    if let Err(e) = end.write_all(&buf[..1]) {
+    if let Err(e) = rustix::io::write(end, &buf[..1]) {
         fail(state, format!("write: {e}"));
     }
 }
