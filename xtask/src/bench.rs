@@ -15,6 +15,7 @@ mod hooks;
 mod http;
 mod json;
 mod memcached;
+mod messages;
 mod nginx;
 mod proc;
 mod report;

@@ -43,6 +43,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         let net = ctx.binary(ctx.release("pingpong-net"), "dispatch: ioman-net side");
         instructions(ctx, &valgrind, &bins, &net);
     }
+    super::messages::run(ctx);
     Ok(())
 }
 
@@ -211,7 +212,7 @@ fn callgrind(ctx: &Ctx, valgrind: &Path, bin: &Path, (n, pairs): Shape) -> Resul
 }
 
 /// The total from callgrind's `==PID== Collected : 123456` summary line.
-fn collected(stderr: &str) -> Option<u64> {
+pub(super) fn collected(stderr: &str) -> Option<u64> {
     stderr
         .lines()
         .find_map(|l| l.split_once("Collected :"))

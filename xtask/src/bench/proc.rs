@@ -90,6 +90,25 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Stops the server with SIGTERM and waits (at most `limit`) for it to exit: for a server
+    /// whose exit writes something (callgrind's counts). Killed if it outlives `limit`.
+    pub fn stop(mut self, limit: Duration) -> Result<()> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .stderr(Stdio::null())
+            .status();
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        bail!("{} did not exit within {limit:?} of SIGTERM", self.name) // Drop kills it
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
