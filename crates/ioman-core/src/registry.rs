@@ -282,7 +282,7 @@ impl<R> Registry<R> {
             return Some(Duration::ZERO); // wakes are pending: poll, do not sleep
         }
         let Some(next) = self.timers.next() else { return limit };
-        let now = self.time.tick(self.time.clock.now());
+        let now = self.time.read_tick();
         let until = Duration::from_nanos(next.saturating_sub(now));
         if self.time.clock.is_manual() && !until.is_zero() {
             return limit; // sleeping would not bring a manual deadline closer
