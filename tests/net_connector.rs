@@ -10,12 +10,13 @@ use ioman::net::{
     BindOptions, ConnConfig, ConnectReport, Connector, Endpoint, Net, Outbox, ProtoContext,
     Protocol, Retry,
 };
-use ioman::{Config, Manager, ManualClock};
+use ioman::{Config, Manager, ManualClock, WorkPool};
 use net::{Log, WAIT, read_line, refused_addr};
 use std::cell::RefCell;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Sends `hello` once connected; logs what it receives and how it ended.
@@ -48,9 +49,17 @@ fn connector(
     retry: Retry,
     config: ConnConfig,
 ) -> (HelloConnector, Reports) {
+    connector_to(targets.into_iter().map(Endpoint::Tcp).collect(), retry, config)
+}
+
+/// A connector to `targets` (addresses or names) whose reports are collected as short strings.
+fn connector_to(
+    targets: Vec<Endpoint>,
+    retry: Retry,
+    config: ConnConfig,
+) -> (HelloConnector, Reports) {
     let reports: Reports = Rc::default();
     let sink = reports.clone();
-    let targets = targets.into_iter().map(Endpoint::Tcp).collect();
     let c = Connector::new(targets, config, (|| Hello) as fn() -> Hello).retry(retry).on_report(
         move |r| {
             let line = match r {
@@ -58,6 +67,7 @@ fn connector(
                 ConnectReport::Connected { to, .. } => format!("connected {to}"),
                 ConnectReport::Failed { error, .. } => format!("failed {:?}", error.kind()),
                 ConnectReport::Lost { .. } => "lost".into(),
+                ConnectReport::Resolving { to } => format!("resolving {to}"),
                 ConnectReport::Retrying { after } => format!("retry {}", after.as_millis()),
                 ConnectReport::GaveUp => "gave up".into(),
                 _ => "other".into(),
@@ -190,4 +200,81 @@ fn a_persistent_link_reconnects_after_the_server_comes_back() {
     peer.set_read_timeout(Some(WAIT)).unwrap();
     assert_eq!(read_line(&mut peer), "hello\n", "greeted again");
     assert!(m.contains(key), "the connector keeps the link");
+}
+
+#[test]
+fn a_name_without_a_resolver_is_refused_at_start() {
+    let (mut m, _clock) = manual();
+    let name: Endpoint = "localhost:1".parse().unwrap();
+    let (c, _) = connector_to(vec![name], Retry::once(), ConnConfig::default());
+    assert!(matches!(c.start(&mut m), Err(ioman::net::NetError::BadAddress { .. })));
+}
+
+/// Turns until the connector reports a connection (or `attempts` have all failed).
+#[track_caller]
+fn turns_until_connected(m: &mut Manager<Net<Log>>, reports: &Reports) {
+    for _ in 0..500 {
+        if reports.borrow().iter().any(|r| r.starts_with("connected")) {
+            return;
+        }
+        m.turn(Some(Duration::from_millis(20))).unwrap();
+    }
+    panic!("never connected: {:?}", reports.borrow());
+}
+
+// `localhost` is looked up on the pool's thread and its addresses tried in turn (`::1` may
+// come first and be refused: nothing listens there), until 127.0.0.1 answers.
+#[test]
+fn names_are_resolved_on_the_pool_and_their_addresses_tried() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let (mut m, _clock) = manual();
+    let pool = Arc::new(WorkPool::new(1, 8).unwrap());
+    let name: Endpoint = format!("localhost:{port}").parse().unwrap();
+    let (c, reports) = connector_to(vec![name], Retry::once(), ConnConfig::default());
+    c.resolve_with(pool).start(&mut m).unwrap();
+    turns_until_connected(&mut m, &reports);
+    let reports = reports.borrow();
+    assert_eq!(reports[0], format!("resolving localhost:{port}"));
+    assert_eq!(reports.last().unwrap(), &format!("connected 127.0.0.1:{port}"));
+    let (mut peer, _) = server.accept().unwrap();
+    peer.set_read_timeout(Some(WAIT)).unwrap();
+    assert_eq!(read_line(&mut peer), "hello\n");
+}
+
+/// Counts its timeouts.
+struct Ticks;
+impl ioman::Handler<Net<Log>> for Ticks {
+    fn on_timeout(
+        &mut self,
+        _: Option<rustix::fd::BorrowedFd<'_>>,
+        cx: &mut ioman::Context<'_, Net<Log>>,
+    ) {
+        cx.state().app_mut().calls.push(0);
+    }
+}
+
+// The pool's only thread is stuck (a lookup that hangs): the loop keeps turning and its
+// timers keep firing while the connector waits; once the thread is free, the name resolves.
+#[test]
+fn a_hung_resolver_does_not_stall_the_loop() {
+    let server = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = server.local_addr().unwrap().port();
+    let (mut m, clock) = manual();
+    let pool = Arc::new(WorkPool::new(1, 8).unwrap());
+    let (release, stuck) = std::sync::mpsc::channel::<()>();
+    pool.submit(&m.remote(), move || stuck.recv().ok(), |_, _| {}).unwrap();
+    let name: Endpoint = format!("localhost:{port}").parse().unwrap();
+    let (c, reports) = connector_to(vec![name], Retry::once(), ConnConfig::default());
+    c.resolve_with(pool).start(&mut m).unwrap();
+    let timer = ioman::Timer::every(Duration::from_secs(1));
+    m.add_timer(timer, Ticks).unwrap();
+    for second in 1..=5 {
+        clock.advance(Duration::from_secs(1));
+        m.turn(Some(Duration::ZERO)).unwrap();
+        assert_eq!(m.state().app().calls.len(), second, "the timer fired on time");
+    }
+    assert_eq!(*reports.borrow(), [format!("resolving localhost:{port}")], "still waiting");
+    release.send(()).unwrap();
+    turns_until_connected(&mut m, &reports);
 }

@@ -5,7 +5,7 @@
 mod net;
 
 use ioman::Manager;
-use ioman::net::{BindOptions, ConnConfig, Endpoint, ListenConfig, Listener, Net};
+use ioman::net::{BindOptions, ConnConfig, Endpoint, ListenConfig, Listener, Net, NetError};
 use net::*;
 use std::io::Write;
 use std::net::TcpStream;
@@ -80,6 +80,7 @@ fn echo_once(endpoint: &Endpoint) {
             s.set_read_timeout(Some(WAIT)).unwrap();
             Box::new(s)
         }
+        Endpoint::Host { .. } => unreachable!("getsockname never names a host"),
     };
     client.write_all(b"over the wire").unwrap();
     turn_until(&mut m, 50, |m| m.state().stats().bytes_written == 13);
@@ -128,12 +129,29 @@ fn serves_unix_sockets() {
 
 #[test]
 fn bad_addresses_are_errors() {
-    for bad in ["", "nonsense", "unix:", "127.0.0.1:99999", "[::1:80"] {
+    for bad in ["", "nonsense", "unix:", "127.0.0.1:99999", "[::1:80", "::1:80", "a b:1", ":80"] {
         assert!(bad.parse::<Endpoint>().is_err(), "{bad:?} parsed");
     }
     let long = format!("unix:/{}", "x".repeat(200));
     let endpoint: Endpoint = long.parse().unwrap();
     assert!(ioman::net::listen(&endpoint, BindOptions::default()).is_err());
+}
+
+// Parsing a name never asks the resolver (a name that cannot resolve still parses); the
+// startup calls resolve it, and `connect`, which runs on the loop, refuses it.
+#[test]
+fn names_are_resolved_where_they_are_used() {
+    let unresolvable: Endpoint = "no-such-host.invalid:80".parse().unwrap();
+    assert_eq!(unresolvable, Endpoint::Host { host: "no-such-host.invalid".into(), port: 80 });
+    assert_eq!(unresolvable.to_string(), "no-such-host.invalid:80");
+    assert!(matches!(ioman::net::connect(&unresolvable), Err(NetError::BadAddress { .. })));
+    let local: Endpoint = "localhost:0".parse().unwrap();
+    let addrs = local.resolve_now().unwrap();
+    assert!(addrs.iter().all(|e| matches!(e, Endpoint::Tcp(a) if a.ip().is_loopback())));
+    let socket = ioman::net::listen(&local, BindOptions::default()).unwrap();
+    assert!(
+        matches!(ioman::net::local_endpoint(&socket).unwrap(), Endpoint::Tcp(a) if a.ip().is_loopback())
+    );
 }
 
 #[test]

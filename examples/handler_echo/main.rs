@@ -42,10 +42,12 @@ struct Args {
     listen: SocketAddr,
 }
 
-/// Parses a TCP address as `--listen` elsewhere does (host names resolve), refusing Unix paths.
+/// Parses a TCP address as `--listen` elsewhere does (a host name is resolved here, at
+/// startup), refusing Unix paths.
 fn tcp_addr(s: &str) -> Result<SocketAddr, String> {
-    match s.parse::<Endpoint>().map_err(|e| e.to_string())? {
+    let endpoint = s.parse::<Endpoint>().map_err(|e| e.to_string())?;
+    match endpoint.resolve_now().map_err(|e| e.to_string())?.swap_remove(0) {
         Endpoint::Tcp(addr) => Ok(addr),
-        Endpoint::Unix(_) => Err("handler_echo listens on TCP only".to_owned()),
+        _ => Err("handler_echo listens on TCP only".to_owned()),
     }
 }

@@ -23,7 +23,6 @@ use anyhow::{Context as _, Result};
 use clap::{CommandFactory, Parser};
 use ioman::Manager;
 use ioman::net::{Endpoint, Net, tls};
-use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -97,15 +96,14 @@ struct Target {
     host: Option<String>,
 }
 
-/// Parses `--to`, keeping the host name that resolving it loses.
+/// Parses `--to`, resolving a host name here, at startup (the loop never waits for a
+/// resolver), and keeping the name for TLS's SNI.
 fn target(s: &str) -> Result<Target, String> {
     let endpoint: Endpoint = s.parse().map_err(|e: ioman::net::NetError| e.to_string())?;
-    let host = match (&endpoint, s.rsplit_once(':')) {
-        (Endpoint::Tcp(_), Some((host, _))) => {
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            (host.parse::<IpAddr>().is_err()).then(|| host.to_owned())
-        }
+    let host = match &endpoint {
+        Endpoint::Host { host, .. } => Some(host.clone()),
         _ => None,
     };
+    let endpoint = endpoint.resolve_now().map_err(|e| e.to_string())?.swap_remove(0);
     Ok(Target { endpoint, host })
 }

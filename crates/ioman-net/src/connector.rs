@@ -7,7 +7,7 @@
 
 use crate::{CloseReason, ConnConfig, Connection, Endpoint, Net, NetError, Outbox};
 use crate::{ProtoContext, Protocol};
-use ioman_core::{Context, Handler, Key, Manager, Timeout};
+use ioman_core::{Context, Handler, Key, Manager, Timeout, WorkError, WorkPool};
 use rustix::fd::BorrowedFd;
 use std::cell::RefCell;
 use std::io;
@@ -91,6 +91,11 @@ pub enum ConnectReport<'a> {
         /// Why.
         reason: &'a CloseReason,
     },
+    /// A host name is being looked up, off the loop (see [`Connector::resolve_with`]).
+    Resolving {
+        /// The name and port.
+        to: &'a Endpoint,
+    },
     /// The next round starts after this delay.
     Retrying {
         /// The delay.
@@ -105,6 +110,10 @@ pub enum ConnectReport<'a> {
 struct Reports(Rc<RefCell<Option<ReportHook>>>);
 
 type ReportHook = Box<dyn FnMut(&ConnectReport<'_>)>;
+
+/// Starts the lookup of a name for the connector with this key (built by `start`, where the
+/// loop's state type is known).
+type Lookup = Box<dyn Fn(&str, u16, Key) -> Result<(), WorkError>>;
 
 impl Reports {
     fn send(&self, report: ConnectReport<'_>) {
@@ -165,10 +174,18 @@ pub struct Connector<P, F> {
     shared: Option<Rc<RefCell<Shared>>>,
     reports: Reports,
     jitter: u64,
+    /// Where names are looked up ([`resolve_with`](Self::resolve_with)).
+    pool: Option<Arc<WorkPool>>,
+    lookup: Option<Lookup>,
+    /// The addresses of the current target's name still to try this round.
+    resolved: std::collections::VecDeque<Endpoint>,
+    /// A lookup's answer, delivered by its callback before it wakes the connector.
+    answer: Option<io::Result<Vec<std::net::SocketAddr>>>,
+    resolving: bool,
     _protocol: std::marker::PhantomData<fn() -> P>,
 }
 
-impl<P, F: FnMut() -> P> Connector<P, F> {
+impl<P: 'static, F: FnMut() -> P + 'static> Connector<P, F> {
     /// A connector to `targets` (tried in order each round, e.g. from [`resolve`](crate::resolve)),
     /// each connection set up by `config` (its connect timeout included) and served by
     /// `make()`'s protocol. By default one round ([`Retry::once`]).
@@ -186,6 +203,11 @@ impl<P, F: FnMut() -> P> Connector<P, F> {
             shared: None,
             reports: Reports::default(),
             jitter: seed,
+            pool: None,
+            lookup: None,
+            resolved: std::collections::VecDeque::new(),
+            answer: None,
+            resolving: false,
             _protocol: std::marker::PhantomData,
         }
     }
@@ -193,6 +215,17 @@ impl<P, F: FnMut() -> P> Connector<P, F> {
     /// Sets the retry policy.
     pub fn retry(mut self, retry: Retry) -> Self {
         self.retry = retry;
+        self
+    }
+
+    /// Looks host names ([`Endpoint::Host`]) up on `pool`'s threads, so that a slow or hung
+    /// resolver never stalls the loop; the answer comes back as a callback and the addresses
+    /// are tried in [`interleave`](crate::interleave)d order, each a full attempt, before the
+    /// next target. A name is looked up again each round (and after a persistent link drops),
+    /// so a changed DNS answer is followed. Without a pool, a connector with a name in its
+    /// targets is refused by [`start`](Self::start).
+    pub fn resolve_with(mut self, pool: Arc<WorkPool>) -> Self {
+        self.pool = Some(pool);
         self
     }
 
@@ -214,7 +247,28 @@ impl<P, F: FnMut() -> P> Connector<P, F> {
             let input = String::new();
             return Err(NetError::BadAddress { input, reason: "no address to connect to" });
         }
-        let key = manager.add_detached(None, Timeout::Never, self);
+        let mut this = self;
+        let names = this.targets.iter().find(|t| matches!(t, Endpoint::Host { .. }));
+        match (names, this.pool.clone()) {
+            (Some(name), None) => {
+                let (input, reason) = (name.to_string(), "a host name needs resolve_with(pool)");
+                return Err(NetError::BadAddress { input, reason });
+            }
+            (_, Some(pool)) => {
+                let remote = manager.remote();
+                this.lookup = Some(Box::new(move |host, port, key| {
+                    crate::resolve(&pool, &remote, host, port, move |answer, m| {
+                        let c = m.handler_mut(key).and_then(|h| h.downcast_mut::<Self>());
+                        if let Some(c) = c {
+                            c.answer = Some(answer);
+                            let _ = m.wake(key);
+                        }
+                    })
+                }));
+            }
+            (None, None) => {}
+        }
+        let key = manager.add_detached(None, Timeout::Never, this);
         manager.wake(key)?;
         Ok(key)
     }
@@ -227,12 +281,19 @@ impl<P, F: FnMut() -> P> Connector<P, F> {
         (self.jitter >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    /// Starts an attempt to the next address.
+    /// Starts an attempt to the next address (or the lookup of the next name).
     fn attempt<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>)
     where
         P: Protocol<S>,
     {
-        let to = self.targets[self.next % self.targets.len()].clone();
+        let target = &self.targets[self.next % self.targets.len()];
+        let to = match target {
+            Endpoint::Host { host, port } => match self.resolved.pop_front() {
+                Some(addr) => addr,
+                None => return self.look_up(host.clone(), *port, cx),
+            },
+            other => other.clone(),
+        };
         let shared = Rc::new(RefCell::new(Shared {
             connector: cx.key(),
             events: Vec::new(),
@@ -256,11 +317,56 @@ impl<P, F: FnMut() -> P> Connector<P, F> {
         self.shared = Some(shared);
     }
 
+    /// Asks the pool for the addresses of `host`; the answer wakes the connector.
+    fn look_up<S: 'static>(&mut self, host: String, port: u16, cx: &mut Context<'_, Net<S>>)
+    where
+        P: Protocol<S>,
+    {
+        let to = Endpoint::Host { host: host.clone(), port };
+        self.reports.send(ConnectReport::Resolving { to: &to });
+        let started = match &self.lookup {
+            Some(lookup) => lookup(&host, port, cx.key()).map_err(io::Error::other),
+            None => Err(io::Error::other("no resolver")), // refused by `start`
+        };
+        match started {
+            Ok(()) => self.resolving = true,
+            Err(error) => {
+                self.reports.send(ConnectReport::Failed { to: &to, error: &error });
+                self.after_failure(cx);
+            }
+        }
+    }
+
+    /// A lookup's answer: try its addresses, or count the name as a failed target.
+    fn on_answer<S: 'static>(
+        &mut self,
+        answer: io::Result<Vec<std::net::SocketAddr>>,
+        cx: &mut Context<'_, Net<S>>,
+    ) where
+        P: Protocol<S>,
+    {
+        self.resolving = false;
+        match answer {
+            Ok(addrs) => {
+                self.resolved = addrs.into_iter().map(Endpoint::Tcp).collect();
+                self.attempt(cx);
+            }
+            Err(error) => {
+                let to = self.targets[self.next % self.targets.len()].clone();
+                self.reports.send(ConnectReport::Failed { to: &to, error: &error });
+                self.after_failure(cx);
+            }
+        }
+    }
+
     /// After an attempt failed: the next address, or the next round after a delay, or stop.
     fn after_failure<S: 'static>(&mut self, cx: &mut Context<'_, Net<S>>)
     where
         P: Protocol<S>,
     {
+        if !self.resolved.is_empty() {
+            return self.attempt(cx); // the next address of this name
+        }
         self.next += 1;
         if self.next % self.targets.len() != 0 {
             return self.attempt(cx); // the next address of this round, at once
@@ -284,11 +390,19 @@ impl<P, F: FnMut() -> P> Connector<P, F> {
     }
 }
 
-impl<S: 'static, P: Protocol<S>, F: FnMut() -> P + 'static> Handler<Net<S>> for Connector<P, F> {
-    /// The start, or news from the current attempt.
+impl<S: 'static, P: Protocol<S> + 'static, F: FnMut() -> P + 'static> Handler<Net<S>>
+    for Connector<P, F>
+{
+    /// The start, a lookup's answer, or news from the current attempt.
     fn on_wake(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<S>>) {
+        if let Some(answer) = self.answer.take() {
+            return self.on_answer(answer, cx);
+        }
         let Some(shared) = self.shared.clone() else {
-            return self.attempt(cx);
+            if !self.resolving {
+                self.attempt(cx);
+            }
+            return;
         };
         let events = std::mem::take(&mut shared.borrow_mut().events);
         for event in events {
@@ -296,6 +410,7 @@ impl<S: 'static, P: Protocol<S>, F: FnMut() -> P + 'static> Handler<Net<S>> for 
                 Event::Connected => {
                     self.failed_rounds = 0;
                     self.next = 0;
+                    self.resolved.clear(); // names are looked up again on a reconnect
                 }
                 Event::Failed => self.after_failure(cx),
                 Event::Lost if self.retry.reconnect => {

@@ -13,10 +13,17 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-/// A stream-socket address: TCP (IPv4 or IPv6) or a Unix socket path.
+/// A stream-socket address: TCP (IPv4 or IPv6), a host name and port still to be resolved,
+/// or a Unix socket path.
 ///
-/// Parsed from `127.0.0.1:7000`, `[::1]:7000`, `localhost:7000` (first resolved address),
-/// `unix:/run/app.sock`, or any text starting with `/` or `./` (a Unix path).
+/// Parsed from `127.0.0.1:7000`, `[::1]:7000`, `localhost:7000` (a [`Host`](Endpoint::Host):
+/// parsing never asks the resolver, so it never blocks), `unix:/run/app.sock`, or any text
+/// starting with `/` or `./` (a Unix path).
+///
+/// A name is resolved where it is used: [`Connector`](crate::Connector) looks it up on a
+/// [`WorkPool`](ioman_core::WorkPool) thread, off the loop ([`Connector::resolve_with`](crate::Connector::resolve_with)); [`listen`] and
+/// [`Endpoint::resolve_now`] (startup code) ask the system resolver and wait for it;
+/// [`connect`] refuses a name, since it runs on the loop.
 ///
 /// ```
 /// use ioman::net::Endpoint;
@@ -24,6 +31,8 @@ use std::str::FromStr;
 /// assert_eq!(tcp.to_string(), "127.0.0.1:7000");
 /// let unix: Endpoint = "unix:/tmp/x.sock".parse()?;
 /// assert_eq!(unix, Endpoint::Unix("/tmp/x.sock".into()));
+/// let name: Endpoint = "db.example.invalid:5432".parse()?; // no lookup happens here
+/// assert_eq!(name, Endpoint::Host { host: "db.example.invalid".into(), port: 5432 });
 /// assert!("no-port".parse::<Endpoint>().is_err());
 /// # Ok::<(), ioman::net::NetError>(())
 /// ```
@@ -31,8 +40,34 @@ use std::str::FromStr;
 pub enum Endpoint {
     /// A TCP address.
     Tcp(SocketAddr),
+    /// A host name and a TCP port, not resolved yet.
+    Host {
+        /// The name (without brackets or port).
+        host: String,
+        /// The port.
+        port: u16,
+    },
     /// A Unix stream socket at this path.
     Unix(PathBuf),
+}
+
+impl Endpoint {
+    /// The addresses this endpoint stands for, asking the system resolver (`getaddrinfo`) for
+    /// a [`Host`](Endpoint::Host) and waiting for its answer: for startup code, never for a
+    /// handler (a slow DNS server would stall the loop; see [`resolve`](crate::resolve)).
+    /// Addresses come interleaved by family ([`interleave`](crate::interleave)).
+    pub fn resolve_now(&self) -> Result<Vec<Endpoint>, NetError> {
+        let Endpoint::Host { host, port } = self else { return Ok(vec![self.clone()]) };
+        let bad = |reason| NetError::BadAddress { input: self.to_string(), reason };
+        let addrs: Vec<SocketAddr> = (host.as_str(), *port)
+            .to_socket_addrs()
+            .map_err(|_| bad("cannot resolve host"))?
+            .collect();
+        if addrs.is_empty() {
+            return Err(bad("host resolves to no address"));
+        }
+        Ok(crate::interleave(addrs).into_iter().map(Endpoint::Tcp).collect())
+    }
 }
 
 impl FromStr for Endpoint {
@@ -52,11 +87,17 @@ impl FromStr for Endpoint {
         if let Ok(addr) = s.parse::<SocketAddr>() {
             return Ok(Endpoint::Tcp(addr));
         }
-        if !s.contains(':') {
+        let Some((host, port)) = s.rsplit_once(':') else {
             return Err(bad("expected HOST:PORT, [V6]:PORT or unix:PATH"));
+        };
+        let port = port.parse::<u16>().map_err(|_| bad("the port is not a number in 0..=65535"))?;
+        let name_ok = !host.is_empty()
+            && host.len() <= 253
+            && host.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'));
+        if !name_ok {
+            return Err(bad("not an IP address, and not a host name"));
         }
-        let mut addrs = s.to_socket_addrs().map_err(|_| bad("cannot resolve host or port"))?;
-        addrs.next().map(Endpoint::Tcp).ok_or_else(|| bad("host resolves to no address"))
+        Ok(Endpoint::Host { host: host.to_owned(), port })
     }
 }
 
@@ -64,6 +105,7 @@ impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Endpoint::Tcp(addr) => addr.fmt(f),
+            Endpoint::Host { host, port } => write!(f, "{host}:{port}"),
             Endpoint::Unix(path) => write!(f, "unix:{}", path.display()),
         }
     }
@@ -109,6 +151,8 @@ impl BindOptions {
 /// `TIME_WAIT`) and, if asked, `SO_REUSEPORT`. A Unix socket path left behind by a server that
 /// is gone (a connect to it is refused) is removed and bound again, so a server can restart on
 /// its path; a path where something still listens, or that is not a socket, is an error.
+/// A [`Host`](Endpoint::Host) is resolved first ([`Endpoint::resolve_now`], which waits for
+/// the resolver: listening is startup work) and the first address is bound.
 ///
 /// ```
 /// use ioman::net::{BindOptions, Endpoint, listen, local_endpoint};
@@ -118,6 +162,10 @@ impl BindOptions {
 /// # Ok::<(), ioman::net::NetError>(())
 /// ```
 pub fn listen(endpoint: &Endpoint, options: BindOptions) -> Result<OwnedFd, NetError> {
+    if let Endpoint::Host { .. } = endpoint {
+        let first = endpoint.resolve_now()?.swap_remove(0);
+        return listen(&first, options);
+    }
     let fd = stream_socket(endpoint)?;
     match endpoint {
         Endpoint::Tcp(addr) => {
@@ -128,6 +176,7 @@ pub fn listen(endpoint: &Endpoint, options: BindOptions) -> Result<OwnedFd, NetE
             }
             net::bind(&fd, addr).map_err(NetError::os("bind"))?;
         }
+        Endpoint::Host { .. } => unreachable!("resolved above"),
         Endpoint::Unix(path) => {
             let addr = unix_addr(path)?;
             match net::bind(&fd, &addr) {
@@ -156,10 +205,16 @@ fn is_stale_socket(path: &std::path::Path) -> bool {
 /// Starts a non-blocking `connect`: returns as soon as the attempt is under way. Register the
 /// socket with [`Connection::connecting`](crate::Connection::connecting), which learns the
 /// outcome from write readiness and `SO_ERROR`.
+///
+/// A [`Host`](Endpoint::Host) is refused ([`NetError::BadAddress`]): this runs on the loop,
+/// where waiting for a resolver would stall every connection. Resolve it off the loop
+/// ([`Connector::resolve_with`](crate::Connector::resolve_with), [`resolve`](crate::resolve)) or at startup
+/// ([`Endpoint::resolve_now`]).
 pub fn connect(endpoint: &Endpoint) -> Result<OwnedFd, NetError> {
     let fd = stream_socket(endpoint)?;
     let started = match endpoint {
         Endpoint::Tcp(addr) => net::connect(&fd, addr),
+        Endpoint::Host { .. } => unreachable!("stream_socket refuses names"),
         Endpoint::Unix(path) => net::connect(&fd, &unix_addr(path)?),
     };
     match started {
@@ -198,6 +253,10 @@ fn stream_socket(endpoint: &Endpoint) -> Result<OwnedFd, NetError> {
         Endpoint::Tcp(SocketAddr::V4(_)) => AddressFamily::INET,
         Endpoint::Tcp(SocketAddr::V6(_)) => AddressFamily::INET6,
         Endpoint::Unix(_) => AddressFamily::UNIX,
+        Endpoint::Host { .. } => {
+            let input = endpoint.to_string();
+            return Err(NetError::BadAddress { input, reason: "a host name: resolve it first" });
+        }
     };
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     net::socket_with(family, SocketType::STREAM, flags, None).map_err(NetError::os("socket"))

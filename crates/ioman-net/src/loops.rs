@@ -183,13 +183,15 @@ impl Loops {
 
 /// One socket per loop: `SO_REUSEPORT` TCP sockets on one port, or one Unix socket shared.
 fn bind_all(n: usize, endpoint: &Endpoint) -> Result<Vec<OwnedFd>, NetError> {
-    let reuse = matches!(endpoint, Endpoint::Tcp(_));
+    let reuse = matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Host { .. });
     let first = listen(endpoint, BindOptions::default().reuse_port(reuse))?;
     let local = local_endpoint(&first)?;
     let mut sockets = vec![first];
     for _ in 1..n {
         let socket = match &local {
-            Endpoint::Tcp(_) => listen(&local, BindOptions::default().reuse_port(true))?,
+            Endpoint::Tcp(_) | Endpoint::Host { .. } => {
+                listen(&local, BindOptions::default().reuse_port(true))?
+            }
             Endpoint::Unix(_) => {
                 sockets[0].try_clone().map_err(|source| NetError::Os { call: "dup", source })?
             }
