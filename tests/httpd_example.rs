@@ -226,7 +226,8 @@ fn keep_alive_pipelining_head_and_files() {
     let head = read_response(&mut c, true);
     assert_eq!((head.status, head.header("content-length")), (200, Some("4")));
     let docs = read_response(&mut c, false);
-    assert_eq!(docs.body, b"docs", "HEAD sent no body: the next response follows at once");
+    assert_eq!(docs.status, 301, "HEAD sent no body: the next response follows at once");
+    assert_eq!(docs.header("location"), Some("/docs/"), "a directory's name ends in a slash");
     // Still alive after four requests; HTTP/1.0 without keep-alive closes.
     send(&mut c, b"GET /small.txt HTTP/1.0\r\n\r\n");
     assert_eq!(read_response(&mut c, false).status, 200);
@@ -289,7 +290,10 @@ fn every_error_status() {
         (b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", 404, false),
         (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", 405, false),
         (b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", 413, true),
-        (b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 501, true),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, true),
+        (b"FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501, false),
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, true),
+        (b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400, true),
     ];
     for (request, status, closes) in cases {
         let mut c = connect(addr);
@@ -304,12 +308,19 @@ fn every_error_status() {
             assert_eq!(read_response(&mut c, false).status, 200, "kept alive after {status}");
         }
     }
-    // A head larger than the limit: 431, then close.
+    // A head larger than the limit: 431, then close; a request line larger than it: 414.
     let mut c = connect(addr);
     let mut huge = b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: ".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 16 * 1024));
     send(&mut c, &huge);
     assert_eq!(read_response(&mut c, false).status, 431);
+    let mut c = connect(addr);
+    let mut long = b"GET /".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 16 * 1024));
+    send(&mut c, &long);
+    let r = read_response(&mut c, false);
+    assert_eq!((r.status, r.header("connection")), (414, Some("close")));
+    assert_eof(&mut c);
     stop(loops);
 }
 
