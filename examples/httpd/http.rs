@@ -383,7 +383,7 @@ impl HttpSession {
         if fields.conditions.not_modified(validators) {
             let head = out.vec();
             response::start(head, Status::NotModified, date);
-            push_validators(head, validators);
+            push_etag_and_date(head, validators);
             response::finish(head, connection);
             return false;
         }
@@ -479,9 +479,14 @@ struct Request<'a, 'f> {
 
 /// Appends `ETag`, `Last-Modified` and `Accept-Ranges` for a file.
 fn push_validators(head: &mut Vec<u8>, validators: &Validators) {
+    push_etag_and_date(head, validators);
+    head.extend_from_slice(b"Accept-Ranges: bytes\r\n");
+}
+
+/// Appends `ETag` and `Last-Modified` (all a 304 repeats, RFC 9110 section 15.4.5).
+fn push_etag_and_date(head: &mut Vec<u8>, validators: &Validators) {
     response::field(head, "ETag", &validators.etag);
     response::http_date(head, "Last-Modified", validators.last_modified);
-    head.extend_from_slice(b"Accept-Ranges: bytes\r\n");
 }
 
 /// Bodies up to this size are copied after their head (one contiguous send); larger ones are

@@ -1,9 +1,12 @@
 //! `httpd`: an HTTP/1.1 static-file server on ioman — GET and HEAD, keep-alive and pipelining,
-//! files of any size sent with `sendfile` (small ones cached), memory bounded per connection
-//! however much a client pipelines, limits on request heads and bodies, an idle timeout that
-//! also evicts slowly trickling requests and clients that stop reading, and no way out of the
-//! served root. With no `--root`, it serves an embedded welcome page, so it works with no files
-//! at all. With `--tls-cert` and `--tls-key` it serves HTTPS instead (ALPN `http/1.1`).
+//! files of any size sent with `sendfile` (small ones cached), validators (`ETag`,
+//! `Last-Modified`, 304) and single byte ranges (206/416), chunked request bodies decoded and
+//! discarded, memory bounded per connection however much a client pipelines, limits on request
+//! heads and bodies, an idle timeout that also evicts slowly trickling requests and clients that
+//! stop reading, and no way out of the served root, whose paths are resolved afresh on every
+//! request (a swapped `current -> release-N` link is seen at once). With no `--root`, it serves
+//! an embedded welcome page, so it works with no files at all. With `--tls-cert` and
+//! `--tls-key` it serves HTTPS instead (ALPN `http/1.1`).
 //!
 //! ```text
 //! cargo run --release --example httpd -- [--listen 127.0.0.1:8080] [--root DIR]

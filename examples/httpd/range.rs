@@ -22,8 +22,13 @@ pub enum RangeAnswer {
     Unsatisfiable,
 }
 
-/// Evaluates a `Range` field value against a representation of `size` bytes.
+/// Evaluates a `Range` field value against a representation of `size` bytes. An empty file is
+/// always served whole, as nginx does: no byte range of it can be expressed, and a 416 would
+/// stop clients that resume every download with `bytes=0-`.
 pub fn evaluate(value: &[u8], size: u64) -> RangeAnswer {
+    if size == 0 {
+        return RangeAnswer::Full;
+    }
     let value = value.trim_ascii();
     let Some(unit) = value.get(..6) else { return RangeAnswer::Full };
     if !unit.eq_ignore_ascii_case(b"bytes=") {
@@ -45,7 +50,6 @@ pub fn evaluate(value: &[u8], size: u64) -> RangeAnswer {
         // A suffix: the last N bytes.
         return match number(last) {
             Some(Number::Value(0)) => RangeAnswer::Unsatisfiable,
-            Some(_) if size == 0 => RangeAnswer::Full,
             Some(Number::Value(n)) => {
                 RangeAnswer::Partial { first: size.saturating_sub(n), last: size - 1 }
             }
