@@ -582,3 +582,50 @@ fn a_file_rewritten_within_one_timestamp_tick_is_never_served_stale() {
     assert_eq!(one(&site, &get("/tick.txt"), 200).0.body, b"bbbb");
     assert!(site.cache().unwrap().is_empty(), "a file changed a moment ago is not cached");
 }
+
+#[test]
+fn if_match_and_if_unmodified_since_give_412() {
+    let (fx, data) = data_site();
+    let path = fx.root.0.join("data.bin");
+    let mtime = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    fs::File::options().write(true).open(&path).unwrap().set_modified(mtime).unwrap();
+    let site = &fx.site;
+    let etag = etag_of(site, "/data.bin");
+    let weak = format!("W/{etag}");
+    let list = format!("\"a\", {etag}");
+    // If-Match holds (strong comparison; `*` for any file): the normal answer.
+    for value in [etag.as_str(), "*", list.as_str()] {
+        let (resp, _) = one(site, &request("GET", "/data.bin", &[("If-Match", value)]), 200);
+        assert_eq!(resp.body, data);
+    }
+    // It fails: 412, with the current validators; a weak tag never matches strongly.
+    for value in ["\"other\"", weak.as_str(), "", "garbage"] {
+        let (resp, progress) = one(site, &request("GET", "/data.bin", &[("If-Match", value)]), 412);
+        assert_eq!(resp.header("ETag"), Some(etag.as_str()), "{value:?}");
+        assert!(!progress.close);
+    }
+    one(site, &request("HEAD", "/data.bin", &[("If-Match", "\"other\"")]), 412);
+    // If-Unmodified-Since: 412 only when the file changed after the date.
+    one(
+        site,
+        &request("GET", "/data.bin", &[("If-Unmodified-Since", "Tue, 14 Nov 2023 22:13:20 GMT")]),
+        200,
+    );
+    one(
+        site,
+        &request("GET", "/data.bin", &[("If-Unmodified-Since", "Tue, 14 Nov 2023 22:13:19 GMT")]),
+        412,
+    );
+    one(site, &request("GET", "/data.bin", &[("If-Unmodified-Since", "nonsense")]), 200);
+    // If-Match present: If-Unmodified-Since is not looked at (RFC 9110 section 13.2.2).
+    let both =
+        [("If-Match", etag.as_str()), ("If-Unmodified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")];
+    one(site, &request("GET", "/data.bin", &both), 200);
+    // 412 comes before 304 and 206.
+    let r = request(
+        "GET",
+        "/data.bin",
+        &[("If-Match", "\"x\""), ("If-None-Match", &etag), ("Range", "bytes=0-1")],
+    );
+    one(site, &r, 412);
+}

@@ -1,6 +1,6 @@
 //! Validators and conditional requests (RFC 9110 §8.8 and §13): the strong `ETag` and the
-//! `Last-Modified` of a file, and whether `If-None-Match`, `If-Modified-Since` or `If-Range`
-//! hold against them.
+//! `Last-Modified` of a file, and whether `If-Match`, `If-Unmodified-Since`, `If-None-Match`,
+//! `If-Modified-Since` or `If-Range` hold against them.
 //!
 //! The `ETag` is `"<mtime seconds>.<mtime nanoseconds>-<size>"` in hex. It changes whenever the
 //! file is written (its mtime moves), so it is used as a strong validator, as nginx's and
@@ -57,6 +57,12 @@ fn push_hex(out: &mut Vec<u8>, n: u64) {
 /// The conditional request fields of one request, as received (field values).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Conditions<'a> {
+    /// `If-Match` (the first field line; see `more_match`).
+    pub if_match: Option<&'a [u8]>,
+    /// More `If-Match` lines.
+    pub more_match: [Option<&'a [u8]>; 3],
+    /// `If-Unmodified-Since`, if it appeared exactly once.
+    pub if_unmodified_since: Option<&'a [u8]>,
     /// `If-None-Match` (the first field line; see `more_none_match`).
     pub if_none_match: Option<&'a [u8]>,
     /// More than one `If-None-Match` line: they form one list, checked line by line.
@@ -70,6 +76,21 @@ pub struct Conditions<'a> {
 }
 
 impl Conditions<'_> {
+    /// Whether the request is answered 412 Precondition Failed (RFC 9110 §13.2.2, steps 1 and
+    /// 2): an `If-Match` that names no current tag (strong comparison; `*` matches any file), or
+    /// without one, a valid `If-Unmodified-Since` earlier than `Last-Modified`.
+    pub fn precondition_failed(&self, validators: &Validators) -> bool {
+        if let Some(first) = self.if_match {
+            return !std::iter::once(first)
+                .chain(self.more_match.iter().flatten().copied())
+                .any(|list| list_hits(list, &validators.etag, Comparison::Strong));
+        }
+        match self.if_unmodified_since.and_then(parse_date) {
+            Some(since) => validators.last_modified > since,
+            None => false,
+        }
+    }
+
     /// Whether a GET or HEAD is answered 304 Not Modified (RFC 9110 §13.2.2, steps 3 and 4):
     /// `If-None-Match` decides if present (weak comparison, `*` matches any file); otherwise a
     /// valid `If-Modified-Since` no earlier than `Last-Modified` does.
@@ -77,7 +98,7 @@ impl Conditions<'_> {
         if let Some(first) = self.if_none_match {
             return std::iter::once(first)
                 .chain(self.more_none_match.iter().flatten().copied())
-                .any(|list| none_match_hits(list, &validators.etag));
+                .any(|list| list_hits(list, &validators.etag, Comparison::Weak));
         }
         match self.if_modified_since.and_then(parse_date) {
             Some(since) => validators.last_modified <= since,
@@ -100,10 +121,19 @@ impl Conditions<'_> {
     }
 }
 
-/// Whether an `If-None-Match` field value names `etag` (weak comparison: `W/` is ignored on
-/// both sides), or is `*`. A malformed list matches nothing from the bad element on, so the full
-/// response is sent: always a safe answer.
-fn none_match_hits(list: &[u8], etag: &[u8]) -> bool {
+/// How entity tags are compared (RFC 9110 §8.8.3.2).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Comparison {
+    /// Both must be strong and equal (`If-Match`).
+    Strong,
+    /// `W/` is ignored on both sides (`If-None-Match`).
+    Weak,
+}
+
+/// Whether an `If-Match` or `If-None-Match` field value names `etag`, or is `*`. A malformed
+/// list matches nothing from the bad element on (for `If-None-Match` the full response is
+/// sent, always a safe answer; for `If-Match`, 412).
+fn list_hits(list: &[u8], etag: &[u8], comparison: Comparison) -> bool {
     let list = list.trim_ascii();
     if list == b"*" {
         return true;
@@ -118,13 +148,14 @@ fn none_match_hits(list: &[u8], etag: &[u8]) -> bool {
         if rest.is_empty() {
             return false;
         }
+        let weak = rest.starts_with(b"W/");
         let tag = rest.strip_prefix(b"W/").unwrap_or(rest);
         if tag.first() != Some(&b'"') {
             return false;
         }
         let Some(close) = tag.iter().skip(1).position(|&b| b == b'"') else { return false };
         let (candidate, tail) = tag.split_at(close + 2);
-        if candidate == opaque {
+        if candidate == opaque && !(weak && comparison == Comparison::Strong) {
             return true;
         }
         rest = tail.trim_ascii_start();

@@ -35,8 +35,9 @@
 //! - missing file, or a path resolving outside the root (symlink): 404, so answers reveal
 //!   nothing about files outside the root; permission denied inside the root: 403;
 //! - a directory named without its trailing slash: 301 to the name with it (query kept);
-//! - a file: 304 if `If-None-Match` (or, without it, `If-Modified-Since`) says the client's
-//!   copy is current [9110 §13.2.2]; else 206 for one satisfiable byte range of a GET (`If-Range`
+//! - a file: 412 if `If-Match` (or, without it, `If-Unmodified-Since`) fails; 304 if
+//!   `If-None-Match` (or, without it, `If-Modified-Since`) says the client's copy is current
+//!   [9110 §13.2.2]; else 206 for one satisfiable byte range of a GET (`If-Range`
 //!   honoured), 416 for a range past the end, or 200 with the whole file (see `range`).
 //!
 //! Every response has `Date` [9110 §6.6.1]; files have `ETag`, `Last-Modified` and
@@ -45,11 +46,12 @@
 //! `Connection: close`.
 
 use super::chunked::{ChunkedBody, Skipped};
-use super::conditional::{Conditions, Validators};
+use super::conditional::Validators;
 use super::files::{self, Lookup};
 use super::mime::{self, ContentType};
 use super::path;
 use super::range::{self, RangeAnswer};
+use super::request::{Fields, KNOWN_METHODS, Transfer, Version, too_large, version};
 use super::response::{self, ConnectionHeader, DateCache, Status, write_error, write_error_with};
 use super::site::{Site, WELCOME_PAGE};
 use ioman::net::Outbox;
@@ -380,6 +382,13 @@ impl HttpSession {
         let fields = request.fields;
         validators.set(&file.stamp, response::unix_secs(now));
         let len = file.len();
+        if fields.conditions.precondition_failed(validators) {
+            let status = Status::PreconditionFailed;
+            write_error_with(out.vec(), status, date, connection, head_only, |head| {
+                push_etag_and_date(head, validators);
+            });
+            return false;
+        }
         if fields.conditions.not_modified(validators) {
             let head = out.vec();
             response::start(head, Status::NotModified, date);
@@ -451,24 +460,6 @@ impl HttpSession {
     }
 }
 
-/// Known methods this server does not allow (405, not 501): RFC 9110's, PATCH and WebDAV's.
-const KNOWN_METHODS: &[&str] = &[
-    "POST",
-    "PUT",
-    "DELETE",
-    "CONNECT",
-    "OPTIONS",
-    "TRACE",
-    "PATCH",
-    "PROPFIND",
-    "PROPPATCH",
-    "MKCOL",
-    "COPY",
-    "MOVE",
-    "LOCK",
-    "UNLOCK",
-];
-
 /// What `serve` needs to know of a GET or HEAD.
 struct Request<'a, 'f> {
     target: &'a [u8],
@@ -501,164 +492,4 @@ fn send_bytes(out: &mut Outbox, bytes: Arc<[u8]>) {
     } else {
         out.push_shared(bytes);
     }
-}
-
-/// The status for a head that does not fit in the limit: 414 if its request line alone does
-/// not (after a method and a space: the target is what is long), else 431.
-fn too_large(window: &[u8]) -> Status {
-    match (window.contains(&b'\n'), window.contains(&b' ')) {
-        (true, _) => Status::HeaderFieldsTooLarge,
-        (false, true) => Status::UriTooLong,
-        (false, false) => Status::BadRequest,
-    }
-}
-
-/// What the request line's version says, when `httparse` refused it.
-enum Version {
-    /// `HTTP/1.x` with x above 1: the offset of x, to be read as 1.
-    Minor(usize),
-    /// A well-formed version with another major number (`HTTP/2.0`, `HTTP/0.9`).
-    Unsupported,
-    /// Not an HTTP version.
-    Invalid,
-}
-
-/// Looks at the version of the request line at the start of `window` (the part after its last
-/// space).
-fn version(window: &[u8]) -> Version {
-    let line_end = window.iter().position(|&b| b == b'\n').unwrap_or(window.len());
-    let line = window.get(..line_end).unwrap_or_default();
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let Some(space) = line.iter().rposition(|&b| b == b' ') else { return Version::Invalid };
-    let at = space + 1;
-    match line.get(at..).unwrap_or_default() {
-        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
-            Version::Minor(at + 7)
-        }
-        [b'H', b'T', b'T', b'P', b'/', major, rest @ ..]
-            if major.is_ascii_digit()
-                && *major != b'1'
-                && matches!(rest, [] | [b'.'] | [b'.', b'0'..=b'9']) =>
-        {
-            Version::Unsupported
-        }
-        _ => Version::Invalid,
-    }
-}
-
-/// How the request body is framed by `Transfer-Encoding`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-enum Transfer {
-    /// No `Transfer-Encoding`.
-    #[default]
-    None,
-    /// Exactly `chunked`.
-    Chunked,
-    /// Other codings, then `chunked`.
-    Other,
-    /// Not ending in `chunked`, `chunked` twice, or empty.
-    Bad,
-}
-
-/// What the header fields say about framing, connection reuse and conditions, gathered in
-/// one pass.
-#[derive(Default)]
-struct Fields<'a> {
-    content_length: Option<u64>,
-    transfer: Transfer,
-    hosts: usize,
-    close: bool,
-    keep_alive: bool,
-    /// An unparsable or conflicting `Content-Length`.
-    bad: bool,
-    conditions: Conditions<'a>,
-    /// `Range`, if it appeared exactly once.
-    range: Option<&'a [u8]>,
-}
-
-impl<'a> Fields<'a> {
-    fn scan(headers: &[httparse::Header<'a>]) -> Fields<'a> {
-        let mut fields = Fields::default();
-        let (mut codings, mut chunked, mut last_chunked, mut te_lines) = (0, 0, false, 0);
-        let (mut ranges, mut none_match) = (0, 0);
-        for header in headers {
-            let name = header.name;
-            let value = header.value;
-            if name.eq_ignore_ascii_case("host") {
-                fields.hosts += 1;
-            } else if name.eq_ignore_ascii_case("content-length") {
-                match parse_length(value) {
-                    Some(len) if fields.content_length.is_none_or(|seen| seen == len) => {
-                        fields.content_length = Some(len);
-                    }
-                    _ => fields.bad = true,
-                }
-            } else if name.eq_ignore_ascii_case("transfer-encoding") {
-                te_lines += 1;
-                for coding in value.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
-                    if coding.is_empty() {
-                        continue;
-                    }
-                    codings += 1;
-                    last_chunked = coding.eq_ignore_ascii_case(b"chunked");
-                    chunked += usize::from(last_chunked);
-                }
-            } else if name.eq_ignore_ascii_case("connection") {
-                for token in value.split(|&b| b == b',') {
-                    let token = token.trim_ascii();
-                    fields.close |= token.eq_ignore_ascii_case(b"close");
-                    fields.keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
-                }
-            } else if name.eq_ignore_ascii_case("if-none-match") {
-                match none_match {
-                    0 => fields.conditions.if_none_match = Some(value),
-                    n => {
-                        if let Some(slot) = fields.conditions.more_none_match.get_mut(n - 1) {
-                            *slot = Some(value);
-                        }
-                    }
-                }
-                none_match += 1;
-            } else if name.eq_ignore_ascii_case("if-modified-since") {
-                fields.conditions.repeated |= fields.conditions.if_modified_since.is_some();
-                fields.conditions.if_modified_since = Some(value);
-            } else if name.eq_ignore_ascii_case("if-range") {
-                fields.conditions.repeated |= fields.conditions.if_range.is_some();
-                fields.conditions.if_range = Some(value);
-            } else if name.eq_ignore_ascii_case("range") {
-                ranges += 1;
-                fields.range = Some(value);
-            }
-        }
-        if ranges > 1 {
-            fields.range = None;
-        }
-        if fields.conditions.repeated {
-            // A field defined as one value, given twice: ignored (RFC 9110 section 13.1.3).
-            fields.conditions.if_modified_since = None;
-        }
-        fields.transfer = match (te_lines, codings, chunked, last_chunked) {
-            (0, ..) => Transfer::None,
-            (_, 1, 1, true) => Transfer::Chunked,
-            (_, _, 1, true) => Transfer::Other,
-            _ => Transfer::Bad,
-        };
-        fields.keep_alive &= !fields.close;
-        fields
-    }
-}
-
-/// Parses a `Content-Length` value: ASCII digits only, no sign, no overflow.
-fn parse_length(value: &[u8]) -> Option<u64> {
-    let digits = value.trim_ascii();
-    if digits.is_empty() {
-        return None;
-    }
-    digits.iter().try_fold(0u64, |acc, &b| {
-        if b.is_ascii_digit() {
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
-    })
 }

@@ -22,6 +22,8 @@ pub mod mime;
 pub mod path;
 #[path = "range.rs"]
 pub mod range;
+#[path = "request.rs"]
+pub mod request;
 #[path = "response.rs"]
 pub mod response;
 #[path = "site.rs"]

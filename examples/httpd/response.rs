@@ -33,6 +33,8 @@ pub enum Status {
     MethodNotAllowed,
     /// 408: the idle timeout fired while a request was incomplete.
     RequestTimeout,
+    /// 412: `If-Match` or `If-Unmodified-Since` does not hold.
+    PreconditionFailed,
     /// 413: the declared request body is larger than the limit.
     ContentTooLarge,
     /// 414: the request line does not fit in the head limit (its target is too long).
@@ -62,6 +64,7 @@ impl Status {
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::RequestTimeout => 408,
+            Status::PreconditionFailed => 412,
             Status::ContentTooLarge => 413,
             Status::UriTooLong => 414,
             Status::RangeNotSatisfiable => 416,
@@ -84,6 +87,7 @@ impl Status {
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RequestTimeout => "Request Timeout",
+            Status::PreconditionFailed => "Precondition Failed",
             Status::ContentTooLarge => "Content Too Large",
             Status::UriTooLong => "URI Too Long",
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
