@@ -6,8 +6,12 @@
 //! memory stays flat, and that a client that stops reading is evicted by the send timeout.
 //! Over TLS (certificates made at test time), a rustls client gets the same answers: status
 //! line and body, keep-alive and pipelining, a file bigger than the output cap, ALPN
-//! `http/1.1`, and a clean `close_notify` after `Connection: close`.
+//! `http/1.1`, and a clean `close_notify` after `Connection: close`. Over TCP too: `Date`,
+//! 304 and a streamed 206 of a big file, chunked bodies and absolute-form targets on a kept
+//! connection, a swapped release link served at once, and the command line's validation.
 
+#[path = "../examples/httpd/cli.rs"]
+mod cli;
 #[path = "support/net.rs"]
 mod net;
 #[path = "../examples/httpd/server.rs"]
@@ -226,7 +230,8 @@ fn keep_alive_pipelining_head_and_files() {
     let head = read_response(&mut c, true);
     assert_eq!((head.status, head.header("content-length")), (200, Some("4")));
     let docs = read_response(&mut c, false);
-    assert_eq!(docs.body, b"docs", "HEAD sent no body: the next response follows at once");
+    assert_eq!(docs.status, 301, "HEAD sent no body: the next response follows at once");
+    assert_eq!(docs.header("location"), Some("/docs/"), "a directory's name ends in a slash");
     // Still alive after four requests; HTTP/1.0 without keep-alive closes.
     send(&mut c, b"GET /small.txt HTTP/1.0\r\n\r\n");
     assert_eq!(read_response(&mut c, false).status, 200);
@@ -289,7 +294,10 @@ fn every_error_status() {
         (b"GET /missing HTTP/1.1\r\nHost: t\r\n\r\n", 404, false),
         (b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc", 405, false),
         (b"GET / HTTP/1.1\r\nHost: t\r\nContent-Length: 99999999\r\n\r\n", 413, true),
-        (b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n", 501, true),
+        (b"GET / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, true),
+        (b"FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501, false),
+        (b"GET / HTTP/2.0\r\nHost: t\r\n\r\n", 505, true),
+        (b"GET /a b HTTP/1.1\r\nHost: t\r\n\r\n", 400, true),
     ];
     for (request, status, closes) in cases {
         let mut c = connect(addr);
@@ -304,12 +312,19 @@ fn every_error_status() {
             assert_eq!(read_response(&mut c, false).status, 200, "kept alive after {status}");
         }
     }
-    // A head larger than the limit: 431, then close.
+    // A head larger than the limit: 431, then close; a request line larger than it: 414.
     let mut c = connect(addr);
     let mut huge = b"GET / HTTP/1.1\r\nHost: t\r\nX-Big: ".to_vec();
     huge.extend(std::iter::repeat_n(b'a', 16 * 1024));
     send(&mut c, &huge);
     assert_eq!(read_response(&mut c, false).status, 431);
+    let mut c = connect(addr);
+    let mut long = b"GET /".to_vec();
+    long.extend(std::iter::repeat_n(b'a', 16 * 1024));
+    send(&mut c, &long);
+    let r = read_response(&mut c, false);
+    assert_eq!((r.status, r.header("connection")), (414, Some("close")));
+    assert_eof(&mut c);
     stop(loops);
 }
 
@@ -602,4 +617,166 @@ fn a_slow_but_steady_reader_is_not_evicted() {
     assert!(clock.now() - start > 3 * IDLE, "the download outlasted several timeouts");
     assert!(pattern.matches(0, &got[got.len() - len..]));
     assert_eq!(m.state().stats().send_timeouts, 0);
+}
+
+/// Connects, sends `request`, reads one response.
+#[track_caller]
+fn exchange(c: &mut TcpStream, request: &str, head_only: bool) -> Response {
+    send(c, request.as_bytes());
+    read_response(c, head_only)
+}
+
+#[test]
+fn dates_validators_304_and_ranges_over_tcp() {
+    let root = Root::new("rfc");
+    let pattern = Pattern::new(0x29);
+    let len = 24 * MIB; // three times the output cap
+    pattern.write(&root.0.join("big.bin"), len);
+    let dir = root.0.clone();
+    let (addr, loops) = serve_site(move || {
+        Site::with_root(&dir).expect("root").with_cache(CACHE_FILE, CACHE_TOTAL)
+    });
+    let mut c = connect(addr);
+    let r = exchange(&mut c, &get("/small.txt"), false);
+    let date = r.header("date").expect("Date");
+    assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
+    let etag = r.header("etag").expect("ETag").to_owned();
+    let modified = r.header("last-modified").expect("Last-Modified").to_owned();
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    // Revalidation on the same connection: 304 without a body, then the next response.
+    let inm = format!("GET /small.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\r\n");
+    let r = exchange(&mut c, &inm, true);
+    assert_eq!((r.status, r.header("etag")), (304, Some(etag.as_str())));
+    assert_eq!(r.header("content-length"), None);
+    let ims =
+        format!("GET /small.txt HTTP/1.1\r\nHost: t\r\nIf-Modified-Since: {modified}\r\n\r\n");
+    assert_eq!(exchange(&mut c, &ims, true).status, 304);
+    // A range in the middle of a big file, streamed; then one past its end.
+    let (first, last) = (10 * MIB + 7, 20 * MIB);
+    let range = format!("GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes={first}-{last}\r\n\r\n");
+    send(&mut c, range.as_bytes());
+    let head = read_response(&mut c, true);
+    assert_eq!(head.status, 206);
+    assert_eq!(head.header("content-range"), Some(format!("bytes {first}-{last}/{len}").as_str()));
+    let part = last - first + 1;
+    assert_eq!(head.header("content-length"), Some(part.to_string().as_str()));
+    let mut buf = vec![0; 256 * 1024];
+    let mut at = 0;
+    while at < part {
+        let want = buf.len().min(part - at);
+        let n = c.read(&mut buf[..want]).expect("read");
+        assert!(n > 0, "end of stream at {at} of {part}");
+        assert!(pattern.matches(first + at, &buf[..n]), "wrong bytes at {}", first + at);
+        at += n;
+    }
+    let past = format!("GET /big.bin HTTP/1.1\r\nHost: t\r\nRange: bytes={len}-\r\n\r\n");
+    let r = exchange(&mut c, &past, false);
+    assert_eq!(
+        (r.status, r.header("content-range")),
+        (416, Some(format!("bytes */{len}").as_str()))
+    );
+    // Still in step.
+    assert_eq!(exchange(&mut c, &get("/small.txt"), false).body, b"hello, file\n");
+    stop(loops);
+}
+
+#[test]
+fn chunked_bodies_absolute_form_versions_and_redirects_over_tcp() {
+    let root = Root::new("forms");
+    let (addr, loops) = serve(Some(root.0.clone()));
+    let mut c = connect(addr);
+    // A chunked body in pieces, with an extension and a trailer: decoded, discarded, and the
+    // connection goes on.
+    send(
+        &mut c,
+        b"POST /small.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhel",
+    );
+    assert_eq!(read_response(&mut c, false).status, 405);
+    send(&mut c, b"lo\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: v\r\n\r\n");
+    assert_eq!(exchange(&mut c, &get("/small.txt"), false).body, b"hello, file\n");
+    let chunked_get =
+        "GET /small.txt HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(exchange(&mut c, chunked_get, false).body, b"hello, file\n");
+    // Absolute-form, and HTTP/1.2 served as 1.1 (kept alive).
+    let absolute = "GET http://example.com:8080/small.txt HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    assert_eq!(exchange(&mut c, absolute, false).body, b"hello, file\n");
+    let r = exchange(&mut c, "GET /small.txt HTTP/1.2\r\nHost: t\r\n\r\n", false);
+    assert!(r.head.starts_with("HTTP/1.1 200 OK\r\n"), "{}", r.head);
+    // A directory without its slash.
+    let r = exchange(&mut c, &get("/docs?page=2"), false);
+    assert_eq!((r.status, r.header("location")), (301, Some("/docs/?page=2")));
+    assert_eq!(exchange(&mut c, &get("/docs/?page=2"), false).body, b"docs");
+    // A malformed chunked body: the answer, then the connection closes.
+    send(&mut c, b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    assert_eq!(read_response(&mut c, false).status, 405);
+    assert_eof(&mut c);
+    stop(loops);
+}
+
+#[test]
+fn a_swapped_release_link_is_served_at_once_over_tcp() {
+    let root = Root::new("swap");
+    for n in 1..=2 {
+        std::fs::create_dir(root.0.join(format!("release-{n}"))).unwrap();
+        std::fs::write(root.0.join(format!("release-{n}/app.js")), format!("v{n}")).unwrap();
+    }
+    let current = root.0.join("current");
+    std::os::unix::fs::symlink("release-1", &current).unwrap();
+    // The server's root is the link itself, as with `--root /srv/current`; caching on.
+    let link = current.clone();
+    let (addr, loops) = serve_site(move || {
+        Site::with_root(&link).expect("root").with_cache(CACHE_FILE, CACHE_TOTAL)
+    });
+    let mut c = connect(addr);
+    for n in 1..=2 {
+        assert_eq!(exchange(&mut c, &get("/app.js"), false).body, format!("v{n}").as_bytes());
+        let tmp = root.0.join("current.tmp");
+        std::os::unix::fs::symlink(format!("release-{}", 3 - n), &tmp).unwrap();
+        std::fs::rename(&tmp, &current).unwrap();
+        assert_eq!(
+            exchange(&mut c, &get("/app.js"), false).body,
+            format!("v{}", 3 - n).as_bytes(),
+            "the next request sees the swap"
+        );
+        let tmp = root.0.join("current.tmp");
+        std::os::unix::fs::symlink(format!("release-{n}"), &tmp).unwrap();
+        std::fs::rename(&tmp, &current).unwrap();
+        std::fs::remove_file(root.0.join(format!("release-{n}/app.js"))).unwrap();
+        assert_eq!(exchange(&mut c, &get("/app.js"), false).status, 404, "removal seen");
+        std::fs::write(root.0.join(format!("release-{n}/app.js")), format!("v{n}")).unwrap();
+        if n == 1 {
+            let tmp = root.0.join("current.tmp");
+            std::os::unix::fs::symlink("release-2", &tmp).unwrap();
+            std::fs::rename(&tmp, &current).unwrap();
+        }
+    }
+    stop(loops);
+}
+
+#[test]
+fn command_line_values_are_validated_with_a_clear_error() {
+    use clap::Parser as _;
+    let parse = |value: &str| cli::Args::try_parse_from(["httpd", "--idle-timeout", value]);
+    for (value, message) in [
+        ("-1", "non-negative"),
+        ("nan", "finite"),
+        ("inf", "finite"),
+        ("1e30", "too many seconds"),
+        ("0", "more than 0"),
+        ("0.0", "more than 0"),
+        ("ten", "expected a number of seconds"),
+    ] {
+        let err = parse(value).expect_err(value).to_string();
+        assert!(err.contains("--idle-timeout") && err.contains(message), "{value}: {err}");
+    }
+    for (value, secs) in [("0.5", 0.5), ("10", 10.0), ("86400", 86400.0)] {
+        let args = parse(value).expect(value);
+        assert_eq!(args.idle_timeout.0, Duration::from_secs_f64(secs));
+    }
+    let defaults = cli::Args::try_parse_from(["httpd"]).expect("defaults");
+    assert_eq!(defaults.idle_timeout.0, IDLE);
+    for bad in [&["--threads", "0"][..], &["--threads", "-2"], &["--listen", "nowhere"]] {
+        let err = cli::Args::try_parse_from(std::iter::once("httpd").chain(bad.iter().copied()));
+        assert!(err.is_err(), "{bad:?}");
+    }
 }

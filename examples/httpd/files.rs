@@ -1,26 +1,40 @@
 //! Finds files under the site root and opens them, plus an optional in-memory cache of small
-//! files.
+//! files. Nothing here is ever stale: every request resolves its whole path again.
 //!
-//! This is the filesystem half of path safety: the candidate path is canonicalized (resolving
-//! every symlink) and served only if it is still under the canonical root. A found file is
-//! opened, never read here: its body is sent from the open file with `sendfile` (see
-//! `http.rs`). The one read is [`read_small`], which fills the cache, and only for files no
-//! larger than the cache's per-file limit ([`FileCache::admits`]); big files never enter
-//! memory. Lookups and that read use blocking `std::fs`, which is acceptable for this example.
+//! Path safety, filesystem half: a request's relative path is opened with `openat2` from the
+//! root directory with `RESOLVE_BENEATH`, so the kernel itself refuses any resolution that
+//! would leave the root (a `..` or a symlink pointing out) with `EXDEV`. Only then, and where
+//! `openat2` is missing, the slow path canonicalizes the candidate and serves it only if it is
+//! still under the canonical root (this accepts absolute symlinks that point back inside).
+//! One `openat2` and one `fstat` per request (nginx without `open_file_cache` does the same
+//! `open` + `fstat`), so a swapped symlink on the way (an atomic `current -> release-N` deploy)
+//! or a removed file is seen by the very next request. The root itself is kept open, and
+//! re-opened when the path it was given by resolves to another directory (one `stat` per
+//! request), so `--root /srv/current` follows its swaps too.
+//!
+//! A found file is opened, never read here: its body is sent from the open file with `sendfile`
+//! (see `http.rs`). The one read is [`read_small`], which fills the cache, and only for files no
+//! larger than the cache's per-file limit ([`FileCache::admits`]); big files never enter memory.
+//! These calls block, which is acceptable for this example.
 
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 use std::collections::HashMap;
-use std::fs::{self, File};
+use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// The outcome of looking a relative path up under the root.
 #[derive(Debug)]
 pub enum Lookup {
     /// A regular file under the root, opened for reading.
     Found(OpenFile),
-    /// Missing, not a regular file, or a directory without `index.html`.
+    /// A directory (answered with a redirect to the name with a trailing slash).
+    Directory,
+    /// Missing, or neither a regular file nor a directory.
     NotFound,
     /// Permission denied (`EACCES`) inside the root.
     Forbidden,
@@ -30,79 +44,182 @@ pub enum Lookup {
     Outside,
 }
 
-/// An opened regular file with the metadata used for `Content-Length` and cache validation.
+/// What identifies one version of a file: where it lives (device, inode) and what `fstat` says
+/// about its size and times. Any write, truncation, rename over it or `touch` changes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    /// The device number.
+    pub dev: u64,
+    /// The inode number.
+    pub ino: u64,
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time, seconds and nanoseconds since the epoch.
+    pub mtime: (i64, i64),
+    /// Status change time (set by the kernel on any change, and never by `touch -d`).
+    pub ctime: (i64, i64),
+}
+
+impl Stamp {
+    fn of(meta: &Metadata) -> Stamp {
+        Stamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    /// The modification time in whole seconds since the epoch (0 if before it).
+    pub fn mtime_secs(&self) -> u64 {
+        u64::try_from(self.mtime.0).unwrap_or(0)
+    }
+}
+
+/// An opened regular file with the metadata used for `Content-Length`, validators and the
+/// cache.
 #[derive(Debug)]
 pub struct OpenFile {
-    /// The canonical path (the cache key, and the source of the content type).
-    pub path: PathBuf,
     /// The open handle.
     pub file: File,
+    /// `fstat` of the handle when opened.
+    pub stamp: Stamp,
+}
+
+impl OpenFile {
     /// Length in bytes when opened.
-    pub len: u64,
-    /// Modification time when opened, if the filesystem reports one.
-    pub modified: Option<SystemTime>,
+    pub fn len(&self) -> u64 {
+        self.stamp.len
+    }
 }
 
-/// Looks `relative` up under `root`, which must already be canonical.
-///
-/// Directories map to their `index.html`. Only regular files are opened, so a FIFO or device
-/// under the root can never block the server.
-pub fn lookup(root: &Path, relative: &Path) -> Lookup {
-    let mut path = match contained(root, &root.join(relative)) {
-        Ok(path) => path,
-        Err(lookup) => return lookup,
-    };
-    let mut meta = match fs::metadata(&path) {
-        Ok(meta) => meta,
-        Err(err) => return from_io(&err),
-    };
-    if meta.is_dir() {
-        path = match contained(root, &path.join("index.html")) {
-            Ok(path) => path,
-            Err(lookup) => return lookup,
-        };
-        meta = match fs::metadata(&path) {
-            Ok(meta) => meta,
+/// The served root directory: the path it was given by, and the directory that path resolved
+/// to, kept open.
+#[derive(Debug)]
+pub struct Root {
+    given: PathBuf,
+    current: Mutex<RootDir>,
+}
+
+#[derive(Debug)]
+struct RootDir {
+    dir: File,
+    dev: u64,
+    ino: u64,
+    canonical: PathBuf,
+}
+
+impl RootDir {
+    fn open(given: &Path) -> io::Result<RootDir> {
+        let canonical = fs::canonicalize(given)?;
+        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let dir = File::from(rustix::fs::open(&canonical, flags, Mode::empty())?);
+        let meta = dir.metadata()?;
+        Ok(RootDir { dir, dev: meta.dev(), ino: meta.ino(), canonical })
+    }
+}
+
+impl Root {
+    /// Opens the directory `given` names (it must exist and be a directory).
+    pub fn open(given: &Path) -> io::Result<Root> {
+        let given = std::path::absolute(given)?;
+        let current = RootDir::open(&given)?;
+        Ok(Root { given, current: Mutex::new(current) })
+    }
+
+    /// The canonical path of the root directory in use now.
+    pub fn canonical(&self) -> PathBuf {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner).canonical.clone()
+    }
+
+    /// Looks `relative` up under the root, as the root's path resolves now.
+    pub fn lookup(&self, relative: &Path) -> Lookup {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        match fs::metadata(&self.given) {
+            Ok(meta) if meta.dev() == current.dev && meta.ino() == current.ino => {}
+            Ok(meta) if meta.is_dir() => match RootDir::open(&self.given) {
+                Ok(reopened) => *current = reopened,
+                Err(err) => return from_io(&err),
+            },
+            Ok(_) => return Lookup::NotFound,
             Err(err) => return from_io(&err),
-        };
+        }
+        lookup(&current, relative)
     }
-    if !meta.is_file() {
-        return Lookup::NotFound;
-    }
-    let file = match File::open(&path) {
-        Ok(file) => file,
-        Err(err) => return from_io(&err),
-    };
-    let meta = match file.metadata() {
-        Ok(meta) if meta.is_file() => meta,
-        Ok(_) => return Lookup::NotFound,
-        Err(err) => return from_io(&err),
-    };
-    Lookup::Found(OpenFile { path, file, len: meta.len(), modified: meta.modified().ok() })
 }
 
-/// Reads the whole of a small `file` (exactly `file.len` bytes) for the cache; `Ok(None)` if
-/// the file changed size since it was opened. Reads at most `file.len + 1` bytes whatever the
-/// file holds now, so callers bound the memory by checking `file.len` first
-/// ([`FileCache::admits`]).
+/// Looks `relative` up under `root`: `openat2` beneath it, or the canonicalizing slow path.
+fn lookup(root: &RootDir, relative: &Path) -> Lookup {
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    match rustix::fs::openat2(&root.dir, relative, flags, Mode::empty(), resolve) {
+        Ok(fd) => opened(File::from(fd)),
+        // EXDEV: the resolution would leave the root (an absolute symlink, even one pointing
+        // back inside, or one pointing out). ENOSYS/EPERM: no openat2 (old kernel, seccomp).
+        Err(Errno::XDEV | Errno::NOSYS | Errno::PERM) => lookup_canonical(root, relative),
+        Err(errno) => from_errno(errno),
+    }
+}
+
+/// The slow path: canonicalize, check containment, open the canonical path.
+fn lookup_canonical(root: &RootDir, relative: &Path) -> Lookup {
+    let canonical = match fs::canonicalize(root.canonical.join(relative)) {
+        Ok(canonical) => canonical,
+        Err(err) => return from_io(&err),
+    };
+    if !canonical.starts_with(&root.canonical) {
+        return Lookup::Outside;
+    }
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY;
+    match rustix::fs::open(&canonical, flags, Mode::empty()) {
+        Ok(fd) => opened(File::from(fd)),
+        Err(errno) => from_errno(errno),
+    }
+}
+
+/// Classifies an opened path by `fstat`. Opening is non-blocking, so a FIFO or device under
+/// the root can never block the server; only regular files are served.
+fn opened(file: File) -> Lookup {
+    match file.metadata() {
+        Ok(meta) if meta.is_file() => Lookup::Found(OpenFile { stamp: Stamp::of(&meta), file }),
+        Ok(meta) if meta.is_dir() => Lookup::Directory,
+        Ok(_) => Lookup::NotFound,
+        Err(err) => from_io(&err),
+    }
+}
+
+/// Reads the whole of a small `file` (exactly its length) for the cache; `Ok(None)` if the
+/// file changed size since it was opened. Reads at most `len + 1` bytes whatever the file holds
+/// now, so callers bound the memory by checking the length first ([`FileCache::admits`]).
 pub fn read_small(file: &mut OpenFile) -> io::Result<Option<Arc<[u8]>>> {
-    let mut bytes = Vec::with_capacity(usize::try_from(file.len).unwrap_or(0));
-    (&mut file.file).take(file.len.saturating_add(1)).read_to_end(&mut bytes)?;
-    let complete = u64::try_from(bytes.len()).is_ok_and(|read| read == file.len);
+    let len = file.len();
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    (&mut file.file).take(len.saturating_add(1)).read_to_end(&mut bytes)?;
+    let complete = u64::try_from(bytes.len()).is_ok_and(|read| read == len);
     Ok(complete.then(|| Arc::from(bytes)))
 }
 
-/// Canonicalizes `candidate` and checks it is under `root`.
-fn contained(root: &Path, candidate: &Path) -> Result<PathBuf, Lookup> {
-    let canonical = fs::canonicalize(candidate).map_err(|err| from_io(&err))?;
-    if canonical.starts_with(root) { Ok(canonical) } else { Err(Lookup::Outside) }
+fn from_errno(errno: Errno) -> Lookup {
+    if errno == Errno::ACCESS { Lookup::Forbidden } else { Lookup::NotFound }
 }
 
 fn from_io(err: &io::Error) -> Lookup {
     if err.kind() == io::ErrorKind::PermissionDenied { Lookup::Forbidden } else { Lookup::NotFound }
 }
 
-/// A small cache of file contents keyed by canonical path, validated by length and mtime.
+/// How long after its last change a file must be before its contents are cached (see
+/// [`FileCache::with_settle`]): well above the filesystems' timestamp granularity.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// A cache of small files' contents keyed by the [`Stamp`] of the file a request just opened.
+///
+/// The path is never cached: each request opens the file afresh (see the module docs), and
+/// its `fstat` picks the entry. An entry is used only if the open file has the same device,
+/// inode, size, mtime and ctime as when it was read. A file whose last change (mtime or ctime)
+/// is less than the settle time old is not cached at all ("racily clean", as git calls it):
+/// two writes within one timestamp tick would otherwise leave equal stamps over different
+/// contents. So cached bytes are always the file's current bytes.
 ///
 /// Cached bytes are shared (`Arc<[u8]>`) and queued for sending without a copy. Files larger
 /// than `max_file_bytes` are never cached, nor read (they are sent with `sendfile`); when an
@@ -113,81 +230,41 @@ fn from_io(err: &io::Error) -> Lookup {
 pub struct FileCache {
     max_file_bytes: u64,
     max_total_bytes: u64,
+    settle: Duration,
     inner: Mutex<CacheInner>,
 }
 
 #[derive(Debug, Default)]
 struct CacheInner {
-    entries: HashMap<PathBuf, CachedFile>,
-    /// Request paths already resolved to a cached file: the fast path (see
-    /// [`FileCache::get_by_request`]). Bounded by [`MAX_REQUEST_PATHS`].
-    by_request: HashMap<Box<[u8]>, Resolved>,
+    entries: HashMap<(u64, u64), CachedFile>,
     total: u64,
 }
 
-/// What a request path resolved to.
-#[derive(Debug)]
-struct Resolved {
-    canonical: PathBuf,
-    content_type: &'static str,
-}
-
-/// The most request paths remembered; past it the map starts again (so clients sending endless
-/// distinct paths cannot grow it).
-const MAX_REQUEST_PATHS: usize = 4096;
-
 #[derive(Debug)]
 struct CachedFile {
-    modified: Option<SystemTime>,
+    stamp: Stamp,
     bytes: Arc<[u8]>,
 }
 
 impl FileCache {
-    /// Creates an empty cache with the given per-file and total byte limits.
+    /// Creates an empty cache with the given per-file and total byte limits and the default
+    /// settle time ([`SETTLE`]).
     pub fn new(max_file_bytes: u64, max_total_bytes: u64) -> FileCache {
-        FileCache { max_file_bytes, max_total_bytes, inner: Mutex::default() }
+        FileCache { max_file_bytes, max_total_bytes, settle: SETTLE, inner: Mutex::default() }
     }
 
-    /// The fast path for a request path that was served from the cache before: its content type
-    /// and bytes, if the file it resolved to is unchanged (same length and mtime, one `stat`
-    /// instead of canonicalizing, opening and reading). Safe: the bytes were read from inside
-    /// the root when cached, and any change sends the request back through the full,
-    /// canonicalizing [`lookup`].
-    pub fn get_by_request(&self, request: &[u8]) -> Option<(&'static str, Arc<[u8]>)> {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let resolved = inner.by_request.get(request)?;
-        let fresh = fs::metadata(&resolved.canonical).ok().and_then(|meta| {
-            let cached = inner.entries.get(&resolved.canonical)?;
-            let same = meta.is_file()
-                && meta.len() == cached.bytes.len() as u64
-                && meta.modified().ok() == cached.modified;
-            same.then(|| (resolved.content_type, Arc::clone(&cached.bytes)))
-        });
-        if fresh.is_none() {
-            inner.by_request.remove(request);
-        }
-        fresh
+    /// Replaces the settle time: how old a file's last change must be (by the system clock)
+    /// before its contents are cached.
+    pub fn with_settle(mut self, settle: Duration) -> FileCache {
+        self.settle = settle;
+        self
     }
 
-    /// Remembers that `request` resolved to the (cached) `file`.
-    pub fn remember_request(&self, request: &[u8], file: &OpenFile, content_type: &'static str) {
-        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if !inner.entries.contains_key(&file.path) {
-            return;
-        }
-        if inner.by_request.len() >= MAX_REQUEST_PATHS {
-            inner.by_request.clear();
-        }
-        let resolved = Resolved { canonical: file.path.clone(), content_type };
-        inner.by_request.insert(request.into(), resolved);
-    }
-
-    /// Returns the cached contents of `file` if they are still current (same length and mtime).
+    /// Returns the cached contents of `file` if it is the very version that was cached.
     pub fn get(&self, file: &OpenFile) -> Option<Arc<[u8]>> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let cached = inner.entries.get(&file.path)?;
-        let current = cached.bytes.len() as u64 == file.len && cached.modified == file.modified;
-        current.then(|| Arc::clone(&cached.bytes))
+        let cached = inner.entries.get(&(file.stamp.dev, file.stamp.ino))?;
+        (cached.stamp == file.stamp).then(|| Arc::clone(&cached.bytes))
     }
 
     /// Whether a file of `len` bytes may be cached (and so read into memory to fill the cache).
@@ -195,25 +272,39 @@ impl FileCache {
         len <= self.max_file_bytes && len <= self.max_total_bytes
     }
 
+    /// Whether `file` last changed long enough ago (by the system clock) to be cached.
+    pub fn settled(&self, file: &OpenFile) -> bool {
+        let Ok(now) = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH) else {
+            return false;
+        };
+        let changed = |(secs, nanos): (i64, i64)| {
+            let secs = u64::try_from(secs).unwrap_or(u64::MAX);
+            let nanos = u32::try_from(nanos).unwrap_or(0);
+            Duration::new(secs, nanos.min(999_999_999))
+        };
+        let last = changed(file.stamp.mtime).max(changed(file.stamp.ctime));
+        last.saturating_add(self.settle) <= now
+    }
+
     /// Remembers `bytes` as the contents of `file`, if it is small enough ([`Self::admits`]).
     pub fn insert(&self, file: &OpenFile, bytes: Arc<[u8]>) {
         let len = bytes.len() as u64;
-        if !self.admits(len) {
+        if !self.admits(len) || len != file.len() {
             return;
         }
+        let key = (file.stamp.dev, file.stamp.ino);
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(old) = inner.entries.remove(&file.path) {
+        if let Some(old) = inner.entries.remove(&key) {
             inner.total = inner.total.saturating_sub(old.bytes.len() as u64);
         }
         while inner.total + len > self.max_total_bytes {
-            let Some(victim) = inner.entries.keys().next().cloned() else { break };
+            let Some(victim) = inner.entries.keys().next().copied() else { break };
             if let Some(old) = inner.entries.remove(&victim) {
                 inner.total = inner.total.saturating_sub(old.bytes.len() as u64);
             }
         }
         inner.total += len;
-        let cached = CachedFile { modified: file.modified, bytes };
-        inner.entries.insert(file.path.clone(), cached);
+        inner.entries.insert(key, CachedFile { stamp: file.stamp, bytes });
     }
 
     /// The number of cached files.

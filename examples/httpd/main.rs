@@ -1,9 +1,12 @@
 //! `httpd`: an HTTP/1.1 static-file server on ioman — GET and HEAD, keep-alive and pipelining,
-//! files of any size sent with `sendfile` (small ones cached), memory bounded per connection
-//! however much a client pipelines, limits on request heads and bodies, an idle timeout that
-//! also evicts slowly trickling requests and clients that stop reading, and no way out of the
-//! served root. With no `--root`, it serves an embedded welcome page, so it works with no files
-//! at all. With `--tls-cert` and `--tls-key` it serves HTTPS instead (ALPN `http/1.1`).
+//! files of any size sent with `sendfile` (small ones cached), validators (`ETag`,
+//! `Last-Modified`, 304) and single byte ranges (206/416), chunked request bodies decoded and
+//! discarded, memory bounded per connection however much a client pipelines, limits on request
+//! heads and bodies, an idle timeout that also evicts slowly trickling requests and clients that
+//! stop reading, and no way out of the served root, whose paths are resolved afresh on every
+//! request (a swapped `current -> release-N` link is seen at once). With no `--root`, it serves
+//! an embedded welcome page, so it works with no files at all. With `--tls-cert` and
+//! `--tls-key` it serves HTTPS instead (ALPN `http/1.1`).
 //!
 //! ```text
 //! cargo run --release --example httpd -- [--listen 127.0.0.1:8080] [--root DIR]
@@ -18,50 +21,18 @@
 #[path = "../common/log.rs"]
 mod log;
 
-#[path = "../common/args.rs"]
-mod args;
+mod cli;
 mod server;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
+use cli::Args;
 use ioman::Manager;
-use ioman::net::{Endpoint, Loops, Net, NetError};
+use ioman::net::{Loops, Net, NetError};
 use server::proto::site::Site;
-use std::path::PathBuf;
 use std::time::Duration;
 
 const GRACE: Duration = Duration::from_secs(5);
-
-/// The command line.
-#[derive(Parser, Debug)]
-#[command(name = "httpd", version, about = "An HTTP/1.1 static-file server on ioman")]
-struct Args {
-    /// Where to listen: HOST:PORT, [V6]:PORT or unix:PATH
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
-    listen: Endpoint,
-    /// Directory to serve [default: an embedded welcome page]
-    #[arg(long, value_name = "DIR")]
-    root: Option<PathBuf>,
-    /// Seconds a connection may idle, and a request may take
-    #[arg(
-        long,
-        value_name = "SECS",
-        default_value_t = args::Seconds(Duration::from_secs(10)),
-        allow_negative_numbers = true
-    )]
-    idle_timeout: args::Seconds,
-    /// Event loops to run, one per thread, sharing the port
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 1,
-        value_parser = args::at_least_one,
-        allow_negative_numbers = true
-    )]
-    threads: usize,
-    #[command(flatten)]
-    tls: args::TlsArgs,
-}
 
 fn main() -> Result<()> {
     log::init();

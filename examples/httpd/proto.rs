@@ -8,6 +8,10 @@
 // The binary and the tests each use a different subset of this API.
 #![allow(dead_code, reason = "shared by the example binary and its tests")]
 
+#[path = "chunked.rs"]
+pub mod chunked;
+#[path = "conditional.rs"]
+pub mod conditional;
 #[path = "files.rs"]
 pub mod files;
 #[path = "http.rs"]
@@ -16,6 +20,10 @@ pub mod http;
 pub mod mime;
 #[path = "path.rs"]
 pub mod path;
+#[path = "range.rs"]
+pub mod range;
+#[path = "request.rs"]
+pub mod request;
 #[path = "response.rs"]
 pub mod response;
 #[path = "site.rs"]

@@ -54,7 +54,7 @@ impl Http {
     /// Answers 408 and closes if the partial request is past its deadline.
     fn enforce_deadline(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Site>) {
         if let Some(started) = self.partial {
-            if cx.now() >= started + self.idle && self.session.on_idle_timeout(out) {
+            if cx.now() >= started + self.idle && self.session.on_idle_timeout(cx.state(), out) {
                 cx.close_after_flush();
             }
         }
@@ -97,7 +97,7 @@ impl Protocol<Site> for Http {
 
     /// Runs only with no output pending (a stalled send is the send timeout's business).
     fn on_idle(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Site>) {
-        self.session.on_idle_timeout(out);
+        self.session.on_idle_timeout(cx.state(), out);
         cx.close_after_flush();
     }
 }

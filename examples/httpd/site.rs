@@ -2,9 +2,10 @@
 //! that protect it from hostile clients.
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::time::{Duration, SystemTime};
 
-use super::files::FileCache;
+use super::files::{FileCache, Root};
 
 /// The page served at `/` and `/index.html` when no root directory is configured.
 pub const WELCOME_PAGE: &str = "<!DOCTYPE html>
@@ -27,7 +28,9 @@ pub struct Limits {
     /// Most header fields in one request. Default 64; values above
     /// [`MAX_HEADERS_CAP`](super::http::MAX_HEADERS_CAP) act as that cap.
     pub max_headers: usize,
-    /// Largest `Content-Length` accepted (the body is read and discarded). Default 1 MiB.
+    /// Largest request body accepted, by `Content-Length` (413 before it is read) or decoded
+    /// from `chunked` (the connection closes once past it). Bodies are read and discarded.
+    /// Default 1 MiB.
     pub max_body_bytes: u64,
 }
 
@@ -40,29 +43,37 @@ impl Default for Limits {
 /// What the server serves, shared by all connections.
 #[derive(Debug)]
 pub struct Site {
-    root: Option<PathBuf>,
+    root: Option<Root>,
     limits: Limits,
     cache: Option<FileCache>,
+    clock: fn() -> SystemTime,
 }
 
 impl Site {
     /// A site without a root: the embedded [`WELCOME_PAGE`] at `/` and `/index.html`, 404
     /// elsewhere.
     pub fn welcome() -> Site {
-        Site { root: None, limits: Limits::default(), cache: None }
+        Site { root: None, limits: Limits::default(), cache: None, clock: SystemTime::now }
     }
 
-    /// A site serving the files under `root`, which is canonicalized now (so it must exist and
-    /// be a directory).
+    /// A site serving the files under `root`, which must exist and be a directory. The path is
+    /// resolved again on every request (see [`Root`]): if it is a symlink that is swapped
+    /// later, the new target is served.
     pub fn with_root(root: impl AsRef<Path>) -> io::Result<Site> {
-        let root = std::fs::canonicalize(root)?;
-        if !root.is_dir() {
-            return Err(io::Error::new(
-                io::ErrorKind::NotADirectory,
-                "site root is not a directory",
-            ));
-        }
-        Ok(Site { root: Some(root), limits: Limits::default(), cache: None })
+        let root = Root::open(root.as_ref())?;
+        Ok(Site { root: Some(root), ..Site::welcome() })
+    }
+
+    /// Replaces the clock the `Date` header (and the `Last-Modified` clamp) reads: tests
+    /// use a fixed one so that responses can be compared byte for byte.
+    pub fn with_clock(mut self, clock: fn() -> SystemTime) -> Site {
+        self.clock = clock;
+        self
+    }
+
+    /// The time now, by the site's clock.
+    pub fn now(&self) -> SystemTime {
+        (self.clock)()
     }
 
     /// Replaces the limits.
@@ -72,16 +83,22 @@ impl Site {
     }
 
     /// Enables the in-memory file cache: files up to `max_file_bytes` are read once and kept,
-    /// up to `max_total_bytes` in all. Larger files are never read into memory (they are sent
-    /// with `sendfile`), cached or not.
-    pub fn with_cache(mut self, max_file_bytes: u64, max_total_bytes: u64) -> Site {
-        self.cache = Some(FileCache::new(max_file_bytes, max_total_bytes));
+    /// up to `max_total_bytes` in all, once unchanged for [`SETTLE`](super::files::SETTLE).
+    /// Larger files are never read into memory (they are sent with `sendfile`), cached or not.
+    pub fn with_cache(self, max_file_bytes: u64, max_total_bytes: u64) -> Site {
+        self.with_cache_settle(max_file_bytes, max_total_bytes, super::files::SETTLE)
+    }
+
+    /// [`Self::with_cache`] with another settle time (tests use zero to cache files they
+    /// have just written).
+    pub fn with_cache_settle(mut self, max_file: u64, max_total: u64, settle: Duration) -> Site {
+        self.cache = Some(FileCache::new(max_file, max_total).with_settle(settle));
         self
     }
 
-    /// The canonical root directory, or `None` for the welcome-page site.
-    pub fn root(&self) -> Option<&Path> {
-        self.root.as_deref()
+    /// The root directory, or `None` for the welcome-page site.
+    pub fn root(&self) -> Option<&Root> {
+        self.root.as_ref()
     }
 
     /// The limits in force.
