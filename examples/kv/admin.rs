@@ -23,9 +23,9 @@ pub(super) const REDIS_VERSION: &str = "7.0.0";
 /// SELECT index: only 0 exists.
 pub(super) fn select(index: &[u8], out: &mut Outbox) {
     match parse_int(index) {
-        Some(0) => write_simple(out, "OK"),
-        Some(_) => write_error(out, "ERR DB index is out of range"),
-        None => write_error(out, "ERR invalid DB index"),
+        Ok(0) => write_simple(out, "OK"),
+        Ok(_) => write_error(out, "ERR DB index is out of range"),
+        Err(error) => write_error(out, error),
     }
 }
 
@@ -114,7 +114,8 @@ pub(super) fn command_command(args: Args<'_>, out: &mut Outbox) {
 }
 
 /// CONFIG GET parameter [parameter ...]: each a name or a glob pattern (case-insensitive),
-/// among the few parameters kv has; each parameter is listed once.
+/// among the few parameters kv has; each parameter is listed once, named as first matched (an
+/// exact name as the client spelt it, as Redis does).
 pub(super) fn config(client: &Client, args: Args<'_>, out: &mut Outbox) {
     let sub = args.get(1);
     if !sub.eq_ignore_ascii_case(b"get") {
@@ -134,21 +135,26 @@ pub(super) fn config(client: &Client, args: Args<'_>, out: &mut Outbox) {
         ("lazyfree-lazy-user-flush", "yes"),
         ("proto-max-bulk-len", &max_bulk),
     ];
-    let mut found = [false; 8];
+    let mut found: [Option<&[u8]>; 8] = [None; 8];
     for pattern in args.iter_from(2) {
         let glob = pattern.iter().any(|b| matches!(b, b'*' | b'?' | b'['));
         for (seen, (name, _)) in found.iter_mut().zip(&params) {
-            *seen |= if glob {
-                super::glob::matches(pattern, name.as_bytes(), true)
-            } else {
-                pattern.eq_ignore_ascii_case(name.as_bytes())
-            };
+            if seen.is_some() {
+                continue;
+            }
+            if glob && super::glob::matches(pattern, name.as_bytes(), true) {
+                *seen = Some(name.as_bytes());
+            } else if !glob && pattern.eq_ignore_ascii_case(name.as_bytes()) {
+                *seen = Some(pattern);
+            }
         }
     }
-    write_array_len(out, 2 * found.iter().filter(|seen| **seen).count());
-    for (_, (name, value)) in found.iter().zip(&params).filter(|(seen, _)| **seen) {
-        write_bulk(out, name.as_bytes());
-        write_bulk(out, value.as_bytes());
+    write_array_len(out, 2 * found.iter().flatten().count());
+    for (seen, (_, value)) in found.iter().zip(&params) {
+        if let Some(name) = seen {
+            write_bulk(out, name);
+            write_bulk(out, value.as_bytes());
+        }
     }
 }
 

@@ -159,9 +159,9 @@ pub(super) fn copy(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Ou
         } else if option.eq_ignore_ascii_case(b"db") && i + 1 < args.len() {
             i += 1;
             match parse_int(args.get(i)) {
-                None => return write_error(out, NOT_AN_INTEGER),
-                Some(0) => {}
-                Some(_) => return write_error(out, "ERR DB index is out of range"),
+                Err(error) => return write_error(out, error),
+                Ok(0) => {}
+                Ok(_) => return write_error(out, "ERR DB index is out of range"),
             }
         } else {
             return write_error(out, SYNTAX_ERROR);
@@ -175,9 +175,11 @@ pub(super) fn copy(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Ou
     write_integer(out, i64::from(store.copy(from, to, replace, now)));
 }
 
-/// A C `int` as Redis's `getIntFromObjectOrReply` reads it.
-pub(super) fn parse_int(text: &[u8]) -> Option<i32> {
-    super::resp::parse_i64(text).and_then(|n| i32::try_from(n).ok())
+/// A C `int` as Redis's `getIntFromObjectOrReply` reads it, with its two errors.
+pub(super) fn parse_int(text: &[u8]) -> Result<i32, &'static str> {
+    let n = super::resp::parse_i64(text).ok_or(NOT_AN_INTEGER)?;
+    i32::try_from(n)
+        .map_err(|_| "ERR value is out of range, value must between -2147483648 and 2147483647")
 }
 
 /// RANDOMKEY: a random live key, or nil.

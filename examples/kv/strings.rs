@@ -226,24 +226,28 @@ impl Client {
 }
 
 /// GETRANGE key start end: the bytes from `start` to `end` inclusive, negative counting from
-/// the end, clamped as Redis does; an empty string when the range is empty or the key missing.
+/// the end, clamped as Redis 7.0 does (an `end` before the start of the string clamps to its
+/// first byte); an empty string when the range is empty or the key missing.
 pub(super) fn getrange(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
     let (Some(mut start), Some(mut end)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
         return write_error(out, NOT_AN_INTEGER);
     };
     let value = store.get(args.get(1), now).map(|v| &v[..]).unwrap_or_default();
     let len = value.len() as i64;
-    if start < 0 {
-        start = start.saturating_add(len);
-    }
-    if end < 0 {
-        end = end.saturating_add(len);
-    }
-    if len == 0 || start >= len || end < 0 || start > end {
+    if start < 0 && end < 0 && start > end {
         return write_bulk(out, b"");
     }
-    let (start, end) = (start.max(0) as usize, end.min(len - 1) as usize);
-    write_bulk(out, value.get(start..=end).unwrap_or_default());
+    if start < 0 {
+        start = start.saturating_add(len).max(0);
+    }
+    if end < 0 {
+        end = end.saturating_add(len).max(0);
+    }
+    end = end.min(len - 1);
+    if len == 0 || start > end {
+        return write_bulk(out, b"");
+    }
+    write_bulk(out, value.get(start as usize..=end as usize).unwrap_or_default());
 }
 
 /// INCRBYFLOAT key increment, in `f64` (Redis uses `long double`): the new value formatted as
