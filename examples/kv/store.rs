@@ -96,6 +96,14 @@ enum Garbage {
 }
 
 impl Garbage {
+    fn len(&self) -> usize {
+        match self {
+            Garbage::Map(iter) => iter.len(),
+            Garbage::Set(iter) => iter.len(),
+            Garbage::Expiries(iter) => iter.len(),
+        }
+    }
+
     /// Drops up to `budget` entries; returns how many were dropped.
     fn drop_some(&mut self, budget: usize) -> usize {
         match self {
@@ -378,6 +386,11 @@ impl Store {
         self.bytes = 0;
     }
 
+    /// Entries of flushed structures not yet freed.
+    pub fn garbage_len(&self) -> usize {
+        self.garbage.iter().map(Garbage::len).sum()
+    }
+
     /// Whether flushed data waits to be freed.
     pub fn has_garbage(&self) -> bool {
         !self.garbage.is_empty()
@@ -414,9 +427,8 @@ impl Store {
         }
         while work.freed < budget {
             let Some(garbage) = self.garbage.first_mut() else { break };
-            let dropped = garbage.drop_some(budget - work.freed);
-            work.freed += dropped;
-            if dropped == 0 {
+            work.freed += garbage.drop_some(budget - work.freed);
+            if garbage.len() == 0 {
                 self.garbage.remove(0);
             }
         }
