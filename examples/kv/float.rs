@@ -15,9 +15,14 @@ pub fn parse_float(text: &[u8]) -> Option<f64> {
     };
     let mantissa = text.split(['e', 'E']).next().unwrap_or_default();
     let spelled_infinite = text.trim_start_matches(['+', '-']).starts_with(['i', 'I']);
-    let spelled_zero = !mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'))
-        && !(mantissa.contains(['x', 'X'])
-            && mantissa.bytes().skip(2).any(|b| b.is_ascii_hexdigit() && b != b'0'));
+    let spelled_zero = if text.contains(['x', 'X']) {
+        let digits = text.bytes().skip_while(|b| !matches!(b, b'x' | b'X')).skip(1);
+        !digits
+            .take_while(|b| !matches!(b, b'p' | b'P'))
+            .any(|b| b.is_ascii_hexdigit() && b != b'0')
+    } else {
+        !mantissa.bytes().any(|b| matches!(b, b'1'..=b'9'))
+    };
     if value.is_nan()
         || (value.is_infinite() && !spelled_infinite)
         || (value == 0.0 && !spelled_zero)

@@ -327,16 +327,14 @@ impl Store {
         mut found: impl FnMut(&KeyBuf),
     ) -> u64 {
         let start: (u64, KeyBuf) = (cursor, Arc::from(&b""[..]));
-        let mut seen = 0;
         let mut last_hash = None;
         let mut next = 0;
         let mut expired = Vec::new();
-        for (hash, key) in self.order.range(start..) {
+        for (seen, (hash, key)) in self.order.range(start..).enumerate() {
             if seen >= count.max(1) && last_hash != Some(*hash) {
                 next = *hash;
                 break;
             }
-            seen += 1;
             last_hash = Some(*hash);
             match self.map.get(key) {
                 Some(entry) if entry.is_expired(now) => expired.push(key.clone()),

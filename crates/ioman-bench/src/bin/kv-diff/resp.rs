@@ -16,28 +16,6 @@ pub enum Reply {
     Array(Option<Vec<Reply>>),
 }
 
-impl Reply {
-    /// The bytes of a reply, re-encoded (equal to what was read for a well-formed peer).
-    pub fn encode(&self, out: &mut Vec<u8>) {
-        match self {
-            Reply::Simple(s) => out.extend([&b"+"[..], s, b"\r\n"].concat()),
-            Reply::Error(s) => out.extend([&b"-"[..], s, b"\r\n"].concat()),
-            Reply::Integer(n) => out.extend(format!(":{n}\r\n").bytes()),
-            Reply::Bulk(None) => out.extend(b"$-1\r\n"),
-            Reply::Bulk(Some(b)) => {
-                out.extend(format!("${}\r\n", b.len()).bytes());
-                out.extend(b);
-                out.extend(b"\r\n");
-            }
-            Reply::Array(None) => out.extend(b"*-1\r\n"),
-            Reply::Array(Some(items)) => {
-                out.extend(format!("*{}\r\n", items.len()).bytes());
-                items.iter().for_each(|item| item.encode(out));
-            }
-        }
-    }
-}
-
 /// One connection.
 pub struct Client {
     stream: BufReader<TcpStream>,
