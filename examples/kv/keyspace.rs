@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use ioman::net::Outbox;
 
-use super::commands::{Client, NOT_AN_INTEGER, SYNTAX_ERROR, is_any, reply_too_large};
+use super::commands::{Client, KEEP_VALUES, NOT_AN_INTEGER, SYNTAX_ERROR, is_any, reply_too_large};
 use super::glob;
 use super::resp::{
     Args, array_header_len, bulk_reply_len, write_array_len, write_bulk, write_error,
@@ -41,6 +41,7 @@ pub(super) fn keys(
     });
     write_keys("keys", client.max_reply, None, &found, out);
     found.clear();
+    found.shrink_to(KEEP_VALUES);
     client.keys = found;
 }
 
@@ -90,6 +91,7 @@ pub(super) fn scan(
     let cursor = next.to_string();
     write_keys("scan", client.max_reply, Some(cursor.as_bytes()), &found, out);
     found.clear();
+    found.shrink_to(KEEP_VALUES);
     client.keys = found;
 }
 
