@@ -338,3 +338,61 @@ fn a_client_that_never_reads_is_dropped_after_the_send_timeout() {
     }
     assert_eq!((m.state().connections(), m.state().stats().send_timeouts), (0, 1));
 }
+
+/// Active expiry and the freeing of a FLUSHALL run on the server's timer with a budget per
+/// turn ([`server::BACKGROUND_BUDGET`] keys or entries), counted turn by turn: neither a
+/// thousands of keys expiring at the same instant nor a flush of them is done in one turn, and
+/// the client is still answered afterwards.
+#[test]
+fn expiry_and_flush_work_is_bounded_per_turn() {
+    use server::proto::store::Expiry;
+    const KEYS: usize = 5 * server::BACKGROUND_BUDGET;
+    let clock = ManualClock::new();
+    let mut m = server::manager(Config::default().clock(clock.clone())).unwrap();
+    let (fd, mut client) = unix_pair();
+    Connection::new(server::Kv::default(), server::conn_config())
+        .register_with(&mut m, fd)
+        .unwrap();
+    let now = clock.now();
+    let at = now + Duration::from_secs(1);
+    let store = &mut m.state_mut().app_mut().store;
+    for i in 0..KEYS {
+        store.set(format!("k{i}").as_bytes(), b"v", Expiry::At(at), now);
+    }
+    // A client's SET arms the timer for the earliest expiry.
+    send(&mut client, &resp(&["SET", "x", "1", "PX", "1000"]));
+    m.turn(Some(Duration::ZERO)).unwrap();
+    assert_eq!(reply(&mut client), "+OK");
+    clock.advance(Duration::from_secs(1));
+    let len = |m: &ioman::Manager<ioman::net::Net<server::Db>>| m.state().app().store.len();
+    let mut left = KEYS + 1;
+    while left > 0 {
+        m.turn(Some(Duration::ZERO)).unwrap();
+        let removed = left - len(&m);
+        assert_eq!(removed, server::BACKGROUND_BUDGET.min(left), "one budget per turn");
+        left = len(&m);
+    }
+    // A flush: gone at once for the client, freed a budget per turn.
+    let store = &mut m.state_mut().app_mut().store;
+    for i in 0..KEYS {
+        store.set(format!("k{i}").as_bytes(), b"v", Expiry::Persist, clock.now());
+    }
+    send(&mut client, &resp(&["FLUSHALL"]));
+    send(&mut client, &resp(&["DBSIZE"]));
+    m.turn(Some(Duration::ZERO)).unwrap();
+    assert_eq!([reply(&mut client), reply(&mut client)], ["+OK", ":0"]);
+    let garbage =
+        |m: &ioman::Manager<ioman::net::Net<server::Db>>| m.state().app().store.garbage_len();
+    assert!(garbage(&m) >= 2 * KEYS - server::BACKGROUND_BUDGET);
+    let mut turns = 0;
+    while garbage(&m) > 0 {
+        let before = garbage(&m);
+        m.turn(Some(Duration::ZERO)).unwrap();
+        assert!(before - garbage(&m) <= server::BACKGROUND_BUDGET);
+        turns += 1;
+        assert!(turns <= 2 * KEYS / server::BACKGROUND_BUDGET + 1, "the timer keeps going");
+    }
+    send(&mut client, &resp(&["PING"]));
+    m.turn(Some(Duration::ZERO)).unwrap();
+    assert_eq!(reply(&mut client), "+PONG");
+}

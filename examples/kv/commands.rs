@@ -27,30 +27,28 @@
 //!   output cap to hold two maximal replies (one partly sent, one new), so a session that
 //!   checks the room never reaches it.
 //!
-//! The string commands follow Redis's replies and error texts: SET (NX/XX/GET/EX/PX/EXAT/PXAT/
-//! KEEPTTL), SETNX/SETEX/PSETEX, GETSET/GETDEL, MSET/MSETNX, APPEND/STRLEN/GETRANGE/SETRANGE
-//! (a result over `max_bulk_len` is refused as over Redis's `proto-max-bulk-len`), and the
-//! INCR family with INCRBYFLOAT (in `f64`, where Redis uses `long double`). EXAT/PXAT read a
-//! wall clock anchored once per session ([`KvSession::with_wall_clock`]).
-//!
-//! Besides the data commands, just enough of the introspection commands is answered for
-//! `redis-cli` and `redis-benchmark` to start: COMMAND (empty docs), CONFIG GET `save` /
-//! `appendonly`, SELECT 0, CLIENT SETNAME/GETNAME/SETINFO, and HELLO (refused with `-NOPROTO`,
-//! so clients stay on RESP2). EXPIRE takes no NX/XX/GT/LT options.
+//! The commands themselves live in one module per concept: `strings.rs` (SET, GETEX, MGET,
+//! APPEND, ...), `expiry.rs` (EXPIRE family, TTL family, PERSIST), `keyspace.rs` (TYPE, KEYS,
+//! SCAN, RENAME, COPY, FLUSHDB, ...) and `admin.rs` (COMMAND, CONFIG, CLIENT, HELLO, INFO,
+//! SELECT). This file parses, checks the arity and dispatches; one-line commands are answered
+//! here. EXAT/PXAT/EXPIREAT and EXPIRETIME read a wall clock anchored once per session
+//! ([`KvSession::with_wall_clock`]).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use ioman::net::Outbox;
 
-use super::admin::{client_command, command_command, config, unknown_command};
-pub use super::float::{format_float, parse_float};
+use super::admin;
+use super::expiry::{self, TtlKind, Wall};
+use super::keyspace;
 use super::resp::{
-    Args, Limits, NULL_REPLY_LEN, Parsed, Parser, array_header_len, bulk_reply_len, parse_i64,
-    push_i64, write_array_len, write_bulk, write_error, write_integer, write_null, write_simple,
-    write_value,
+    Args, Limits, Parsed, Parser, parse_i64, push_i64, write_bulk, write_error, write_integer,
+    write_null, write_simple, write_value,
 };
-use super::store::{Expiry, IncrError, Store, Ttl};
+use super::store::{Expiry, IncrError, KeyBuf, Store};
+use super::strings;
 
 /// What one call of [`KvSession::on_bytes`] did with its input.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -62,50 +60,71 @@ pub struct Progress {
     pub close: bool,
 }
 
-/// Supported commands with their Redis arity: `n` means exactly `n` arguments (counting the
-/// name), `-n` at least `n`.
-pub(super) const COMMANDS: &[(&str, i32)] = &[
-    ("get", 2),
-    ("set", -3),
-    ("del", -2),
-    ("exists", -2),
-    ("incr", 2),
-    ("decr", 2),
-    ("incrby", 3),
-    ("decrby", 3),
-    ("mset", -3),
-    ("mget", -2),
-    ("expire", 3),
-    ("pexpire", 3),
-    ("ttl", 2),
-    ("pttl", 2),
-    ("ping", -1),
-    ("echo", 2),
-    ("dbsize", 1),
-    ("flushall", -1),
-    ("quit", -1),
-    ("command", -1),
-    ("config", -2),
-    ("select", 2),
-    ("client", -2),
-    ("hello", -1),
-    ("append", 3),
-    ("strlen", 2),
-    ("getrange", 4),
-    ("setrange", 4),
-    ("getset", 3),
-    ("getdel", 2),
-    ("setnx", 3),
-    ("setex", 4),
-    ("psetex", 4),
-    ("msetnx", -3),
-    ("incrbyfloat", 3),
+/// Supported commands with their Redis arity (`n` means exactly `n` arguments counting the
+/// name, `-n` at least `n`) and their group, as COMMAND DOCS reports it.
+pub(super) const COMMANDS: &[(&str, i32, &str)] = &[
+    ("get", 2, "string"),
+    ("set", -3, "string"),
+    ("del", -2, "generic"),
+    ("unlink", -2, "generic"),
+    ("exists", -2, "generic"),
+    ("touch", -2, "generic"),
+    ("type", 2, "generic"),
+    ("keys", 2, "generic"),
+    ("scan", -2, "generic"),
+    ("rename", 3, "generic"),
+    ("renamenx", 3, "generic"),
+    ("copy", -3, "generic"),
+    ("randomkey", 1, "generic"),
+    ("incr", 2, "string"),
+    ("decr", 2, "string"),
+    ("incrby", 3, "string"),
+    ("decrby", 3, "string"),
+    ("incrbyfloat", 3, "string"),
+    ("mset", -3, "string"),
+    ("msetnx", -3, "string"),
+    ("mget", -2, "string"),
+    ("append", 3, "string"),
+    ("strlen", 2, "string"),
+    ("getrange", 4, "string"),
+    ("setrange", 4, "string"),
+    ("getset", 3, "string"),
+    ("getdel", 2, "string"),
+    ("getex", -2, "string"),
+    ("setnx", 3, "string"),
+    ("setex", 4, "string"),
+    ("psetex", 4, "string"),
+    ("expire", -3, "generic"),
+    ("pexpire", -3, "generic"),
+    ("expireat", -3, "generic"),
+    ("pexpireat", -3, "generic"),
+    ("expiretime", 2, "generic"),
+    ("pexpiretime", 2, "generic"),
+    ("persist", 2, "generic"),
+    ("ttl", 2, "generic"),
+    ("pttl", 2, "generic"),
+    ("ping", -1, "connection"),
+    ("echo", 2, "connection"),
+    ("quit", -1, "connection"),
+    ("select", 2, "connection"),
+    ("hello", -1, "connection"),
+    ("client", -2, "connection"),
+    ("dbsize", 1, "server"),
+    ("flushdb", -1, "server"),
+    ("flushall", -1, "server"),
+    ("info", -1, "server"),
+    ("command", -1, "server"),
+    ("config", -2, "server"),
 ];
 
-const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
-const SYNTAX_ERROR: &str = "ERR syntax error";
-const NOT_A_FLOAT: &str = "ERR value is not a valid float";
-const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+pub(super) const NOT_AN_INTEGER: &str = "ERR value is not an integer or out of range";
+pub(super) const SYNTAX_ERROR: &str = "ERR syntax error";
+pub(super) const NOT_A_FLOAT: &str = "ERR value is not a valid float";
+
+/// Sessions alive in this process (INFO's `connected_clients`).
+pub(super) static CONNECTED: AtomicUsize = AtomicUsize::new(0);
+/// The last CLIENT ID given out.
+static LAST_ID: AtomicI64 = AtomicI64::new(0);
 
 /// The protocol state of one client connection.
 #[derive(Debug)]
@@ -118,27 +137,37 @@ pub struct KvSession {
 
 /// What the commands of one connection may change or reuse, apart from the parser.
 #[derive(Debug)]
-struct Client {
-    /// Set by CLIENT SETNAME.
-    name: Option<Vec<u8>>,
+pub(super) struct Client {
+    /// CLIENT ID: unique in the process, from 1.
+    pub(super) id: i64,
+    /// Set by CLIENT SETNAME or HELLO SETNAME.
+    pub(super) name: Option<Vec<u8>>,
     /// MGET's values, looked up before its reply is sized and written; empty between
     /// commands, kept for its allocation (up to [`KEEP_VALUES`] entries).
-    values: Vec<Option<Arc<[u8]>>>,
+    pub(super) values: Vec<Option<Arc<[u8]>>>,
+    /// KEYS's and SCAN's keys, likewise.
+    pub(super) keys: Vec<KeyBuf>,
     /// [`Limits::max_reply`].
-    max_reply: usize,
+    pub(super) max_reply: usize,
     /// [`Limits::max_bulk_len`]: also the longest value APPEND and SETRANGE may make, as
     /// Redis's `proto-max-bulk-len`.
-    max_value: usize,
-    /// The wall clock, for SET's EXAT/PXAT: `now` is this many Unix milliseconds at `instant`.
-    wall: (Instant, i64),
+    pub(super) max_value: usize,
+    /// The wall clock, for absolute expiry times.
+    pub(super) wall: Wall,
 }
 
 /// The most MGET value slots a session keeps allocated between commands.
-const KEEP_VALUES: usize = 1024;
+pub(super) const KEEP_VALUES: usize = 1024;
 
 impl Default for KvSession {
     fn default() -> KvSession {
         KvSession::with_limits(Limits::default())
+    }
+}
+
+impl Drop for KvSession {
+    fn drop(&mut self) {
+        CONNECTED.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -155,16 +184,20 @@ impl KvSession {
         KvSession::with_wall_clock(limits, Instant::now(), unix_ms)
     }
 
-    /// A session enforcing `limits` whose wall clock (for absolute expiry times, EXAT/PXAT)
-    /// reads `unix_ms` Unix milliseconds at `at`, and runs with the `now` passed to
-    /// [`KvSession::on_bytes`] from there. [`KvSession::with_limits`] reads the system clock once.
+    /// A session enforcing `limits` whose wall clock (for absolute expiry times, EXAT/PXAT,
+    /// EXPIREAT, EXPIRETIME) reads `unix_ms` Unix milliseconds at `at`, and runs with the `now`
+    /// passed to [`KvSession::on_bytes`] from there. [`KvSession::with_limits`] reads the
+    /// system clock once.
     pub fn with_wall_clock(limits: Limits, at: Instant, unix_ms: i64) -> KvSession {
+        CONNECTED.fetch_add(1, Ordering::Relaxed);
         let client = Client {
+            id: LAST_ID.fetch_add(1, Ordering::Relaxed) + 1,
             name: None,
             values: Vec::new(),
+            keys: Vec::new(),
             max_reply: limits.max_reply,
             max_value: limits.max_bulk_len,
-            wall: (at, unix_ms),
+            wall: Wall { at, unix_ms },
         };
         KvSession { parser: Parser::new(limits), client, closed: false }
     }
@@ -233,10 +266,10 @@ fn execute(
     args: Args<'_>,
     out: &mut Outbox,
 ) -> Flow {
-    let Some(&(command, arity)) =
-        COMMANDS.iter().find(|(command, _)| command.as_bytes().eq_ignore_ascii_case(args.get(0)))
+    let Some(&(command, arity, _)) =
+        COMMANDS.iter().find(|(command, ..)| command.as_bytes().eq_ignore_ascii_case(args.get(0)))
     else {
-        unknown_command(args, out);
+        admin::unknown_command(args, out);
         return Flow::Continue;
     };
     let argc = args.len();
@@ -254,15 +287,22 @@ fn execute(
             Some(value) => write_value(out, value),
             None => write_null(out),
         },
-        "set" => set(client, store, now, args, out),
-        "del" => {
+        "set" => strings::set(client, store, now, args, out),
+        "getex" => strings::getex(client, store, now, args, out),
+        "del" | "unlink" => {
             let removed = args.iter_from(1).filter(|key| store.remove(key, now)).count();
             write_integer(out, removed as i64);
         }
-        "exists" => {
+        "exists" | "touch" => {
             let found = args.iter_from(1).filter(|key| store.contains(key, now)).count();
             write_integer(out, found as i64);
         }
+        "type" => keyspace::type_of(store, now, key, out),
+        "keys" => keyspace::keys(client, store, now, key, out),
+        "scan" => keyspace::scan(client, store, now, args, out),
+        "rename" | "renamenx" => keyspace::rename(command == "renamenx", store, now, args, out),
+        "copy" => keyspace::copy(store, now, args, out),
+        "randomkey" => keyspace::random_key(store, now, out),
         "incr" => incr_reply(store.incr_by(key, 1, now), out),
         "decr" => incr_reply(store.incr_by(key, -1, now), out),
         "incrby" => match parse_i64(args.get(2)) {
@@ -274,28 +314,22 @@ fn execute(
             Some(delta) => incr_reply(store.incr_by(key, -delta, now), out),
             None => write_error(out, NOT_AN_INTEGER),
         },
+        "incrbyfloat" => strings::incrbyfloat(store, now, key, args.get(2), out),
         "mset" | "msetnx" if argc % 2 == 0 => wrong_arity(command, out),
         "msetnx" if args.iter_from(1).step_by(2).any(|key| store.contains(key, now)) => {
             write_integer(out, 0);
         }
-        "msetnx" => {
+        "mset" | "msetnx" => {
             let mut pairs = args.iter_from(1);
             while let (Some(key), Some(value)) = (pairs.next(), pairs.next()) {
                 store.set(key, value, Expiry::Persist, now);
             }
-            write_integer(out, 1);
-        }
-        "mset" => {
-            let mut pairs = args.iter_from(1);
-            while let (Some(key), Some(value)) = (pairs.next(), pairs.next()) {
-                store.set(key, value, Expiry::Persist, now);
-            }
-            write_simple(out, "OK");
+            if command == "mset" { write_simple(out, "OK") } else { write_integer(out, 1) }
         }
         "mget" => client.mget(store, now, args, out),
         "append" => client.append(store, now, key, args.get(2), out),
         "strlen" => write_integer(out, store.get(key, now).map_or(0, |v| v.len() as i64)),
-        "getrange" => getrange(store, now, args, out),
+        "getrange" => strings::getrange(store, now, args, out),
         "setrange" => client.setrange(store, now, args, out),
         "getset" | "getdel" => {
             match store.get(key, now) {
@@ -315,7 +349,7 @@ fn execute(
         }
         "setex" | "psetex" => {
             let unit = if command == "setex" { TtlKind::Ex } else { TtlKind::Px };
-            match client.expire_at(unit, args.get(2), now) {
+            match client.wall.expire_at(unit, args.get(2), now) {
                 Err(reply) => reply.write(command, out),
                 Ok(at) => {
                     store.set(key, args.get(3), Expiry::At(at), now);
@@ -323,318 +357,32 @@ fn execute(
                 }
             }
         }
-        "incrbyfloat" => incrbyfloat(store, now, key, args.get(2), out),
-        "expire" | "pexpire" => {
-            let unit_ms = if command == "expire" { 1000 } else { 1 };
-            match parse_i64(args.get(2)) {
-                None => write_error(out, NOT_AN_INTEGER),
-                Some(amount) => match to_millis(amount, unit_ms) {
-                    Some(ms) if ms <= 0 => write_integer(out, i64::from(store.remove(key, now))),
-                    Some(ms) => match now.checked_add(Duration::from_millis(ms.unsigned_abs())) {
-                        Some(at) => write_integer(out, i64::from(store.set_expiry(key, at, now))),
-                        None => invalid_expire(command, out),
-                    },
-                    None => invalid_expire(command, out),
-                },
-            }
+        "expire" | "pexpire" | "expireat" | "pexpireat" => {
+            expiry::expire(command, &client.wall, store, now, args, out);
         }
-        "ttl" | "pttl" => {
-            let reply = match store.ttl(key, now) {
-                Ttl::Missing => -2,
-                Ttl::Persistent => -1,
-                Ttl::Remaining(left) => {
-                    let ms = i64::try_from(left.as_millis()).unwrap_or(i64::MAX);
-                    if command == "ttl" { ms.saturating_add(500) / 1000 } else { ms }
-                }
-            };
-            write_integer(out, reply);
+        "ttl" | "pttl" | "expiretime" | "pexpiretime" => {
+            expiry::ttl(command, &client.wall, store, now, key, out);
         }
+        "persist" => write_integer(out, i64::from(store.persist(key, now))),
         "ping" if argc == 1 => write_simple(out, "PONG"),
         "ping" if argc == 2 => write_bulk(out, key),
         "ping" => wrong_arity(command, out),
         "echo" => write_bulk(out, key),
-        "dbsize" => {
-            store.expire_due(now);
-            write_integer(out, store.len() as i64);
-        }
-        "flushall" if argc == 1 || (argc == 2 && is_any(key, &["async", "sync"])) => {
-            store.clear();
-            write_simple(out, "OK");
-        }
-        "flushall" => write_error(out, SYNTAX_ERROR),
+        "dbsize" => keyspace::dbsize(store, out),
+        "flushdb" | "flushall" => keyspace::flush(store, args, out),
         "quit" => {
             write_simple(out, "OK");
             return Flow::Close;
         }
-        "select" => match parse_i64(key) {
-            Some(0) => write_simple(out, "OK"),
-            Some(_) => write_error(out, "ERR DB index is out of range"),
-            None => write_error(out, "ERR invalid DB index"),
-        },
-        "hello" => write_error(out, "NOPROTO unsupported protocol version"),
-        "command" => command_command(args, out),
-        "config" => config(args, out),
-        "client" => client_command(&mut client.name, args, out),
-        _ => unknown_command(args, out),
+        "select" => admin::select(key, out),
+        "hello" => admin::hello(client, args, out),
+        "info" => admin::info(client, store, args, out),
+        "command" => admin::command_command(args, out),
+        "config" => admin::config(client, args, out),
+        "client" => admin::client_command(client, args, out),
+        _ => admin::unknown_command(args, out),
     }
     Flow::Continue
-}
-
-impl Client {
-    /// MGET key [key ...]: looks every value up first, so the reply is sized (and atomic)
-    /// before a byte of it is written; a reply over `max_reply` is refused as a whole.
-    fn mget(&mut self, store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
-        let values = &mut self.values;
-        values.extend(args.iter_from(1).map(|key| store.get(key, now).cloned()));
-        let size = values.iter().fold(array_header_len(values.len()), |size, value| {
-            size.saturating_add(value.as_ref().map_or(NULL_REPLY_LEN, |v| bulk_reply_len(v.len())))
-        });
-        if size > self.max_reply {
-            reply_too_large("mget", size, self.max_reply, out);
-        } else {
-            write_array_len(out, values.len());
-            for value in values.iter() {
-                match value {
-                    Some(value) => write_value(out, value),
-                    None => write_null(out),
-                }
-            }
-        }
-        values.clear();
-        values.shrink_to(KEEP_VALUES);
-    }
-}
-
-/// The kind of expire time SET, SETEX and PSETEX take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TtlKind {
-    /// Relative seconds.
-    Ex,
-    /// Relative milliseconds.
-    Px,
-    /// Absolute Unix seconds.
-    Exat,
-    /// Absolute Unix milliseconds.
-    Pxat,
-}
-
-/// Why an expire time was refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum ExpireError {
-    /// `ERR value is not an integer or out of range`
-    NotAnInteger,
-    /// `ERR invalid expire time in '<command>' command`
-    Invalid,
-}
-
-impl ExpireError {
-    fn write(self, command: &str, out: &mut Outbox) {
-        match self {
-            ExpireError::NotAnInteger => write_error(out, NOT_AN_INTEGER),
-            ExpireError::Invalid => invalid_expire(command, out),
-        }
-    }
-}
-
-impl Client {
-    /// The instant an expire time argument names, checked as Redis's
-    /// `getExpireMillisecondsOrReply` does: an integer, positive, not overflowing. An absolute
-    /// time in the past is an instant not after `now` (the key is written, then gone).
-    fn expire_at(
-        &self,
-        kind: TtlKind,
-        amount: &[u8],
-        now: Instant,
-    ) -> Result<Instant, ExpireError> {
-        let amount = parse_i64(amount).ok_or(ExpireError::NotAnInteger)?;
-        let unit_ms = if matches!(kind, TtlKind::Ex | TtlKind::Exat) { 1000 } else { 1 };
-        let ms = to_millis(amount, unit_ms).filter(|ms| *ms > 0).ok_or(ExpireError::Invalid)?;
-        let relative = match kind {
-            TtlKind::Ex | TtlKind::Px => ms,
-            TtlKind::Exat | TtlKind::Pxat => {
-                let (at, unix_ms) = self.wall;
-                let elapsed = match now.checked_duration_since(at) {
-                    Some(after) => i64::try_from(after.as_millis()).unwrap_or(i64::MAX),
-                    None => -i64::try_from(at.duration_since(now).as_millis()).unwrap_or(i64::MAX),
-                };
-                ms.saturating_sub(unix_ms.saturating_add(elapsed))
-            }
-        };
-        if relative <= 0 {
-            return Ok(now);
-        }
-        now.checked_add(Duration::from_millis(relative.unsigned_abs())).ok_or(ExpireError::Invalid)
-    }
-
-    /// APPEND key value: the new length; the key keeps its expiry.
-    fn append(&self, store: &mut Store, now: Instant, key: &[u8], value: &[u8], out: &mut Outbox) {
-        let Some(old) = store.get(key, now) else {
-            store.set(key, value, Expiry::Persist, now);
-            return write_integer(out, value.len() as i64);
-        };
-        let total = old.len().saturating_add(value.len());
-        if total > self.max_value {
-            return write_error(out, TOO_BIG);
-        }
-        let mut joined = Vec::with_capacity(total);
-        joined.extend_from_slice(old);
-        joined.extend_from_slice(value);
-        store.set(key, &joined, Expiry::Keep, now);
-        write_integer(out, total as i64);
-    }
-
-    /// SETRANGE key offset value: overwrites from `offset`, padding with zero bytes; the new
-    /// length. The key keeps its expiry.
-    fn setrange(&self, store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
-        let (key, value) = (args.get(1), args.get(3));
-        let Some(offset) = parse_i64(args.get(2)) else {
-            return write_error(out, NOT_AN_INTEGER);
-        };
-        let Ok(offset) = usize::try_from(offset) else {
-            return write_error(out, "ERR offset is out of range");
-        };
-        let old = store.get(key, now);
-        if value.is_empty() {
-            return write_integer(out, old.map_or(0, |old| old.len() as i64));
-        }
-        let end = offset.saturating_add(value.len());
-        if end > self.max_value {
-            return write_error(out, TOO_BIG);
-        }
-        let (mut new, expiry) = match old {
-            Some(old) => (old.to_vec(), Expiry::Keep),
-            None => (Vec::new(), Expiry::Persist),
-        };
-        if new.len() < end {
-            new.resize(end, 0);
-        }
-        if let Some(slot) = new.get_mut(offset..end) {
-            slot.copy_from_slice(value);
-        }
-        store.set(key, &new, expiry, now);
-        write_integer(out, new.len() as i64);
-    }
-}
-
-/// GETRANGE key start end: the bytes from `start` to `end` inclusive, negative counting from
-/// the end, clamped as Redis does; an empty string when the range is empty or the key missing.
-fn getrange(store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
-    let (Some(mut start), Some(mut end)) = (parse_i64(args.get(2)), parse_i64(args.get(3))) else {
-        return write_error(out, NOT_AN_INTEGER);
-    };
-    let value = store.get(args.get(1), now).map(|v| &v[..]).unwrap_or_default();
-    let len = value.len() as i64;
-    if start < 0 {
-        start = start.saturating_add(len);
-    }
-    if end < 0 {
-        end = end.saturating_add(len);
-    }
-    if len == 0 || start >= len || end < 0 || start > end {
-        return write_bulk(out, b"");
-    }
-    let (start, end) = (start.max(0) as usize, end.min(len - 1) as usize);
-    write_bulk(out, value.get(start..=end).unwrap_or_default());
-}
-
-/// INCRBYFLOAT key increment, in `f64` (Redis uses `long double`): the new value formatted as
-/// [`format_float`] does; the key keeps its expiry.
-fn incrbyfloat(store: &mut Store, now: Instant, key: &[u8], incr: &[u8], out: &mut Outbox) {
-    let current = match store.get(key, now) {
-        Some(value) => parse_float(value),
-        None => Some(0.0),
-    };
-    let (Some(current), Some(incr)) = (current, parse_float(incr)) else {
-        return write_error(out, NOT_A_FLOAT);
-    };
-    let value = current + incr;
-    if !value.is_finite() {
-        return write_error(out, "ERR increment would produce NaN or Infinity");
-    }
-    let text = format_float(value);
-    store.set(key, text.as_bytes(), Expiry::Keep, now);
-    write_bulk(out, text.as_bytes());
-}
-
-/// SET key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-seconds|
-/// PXAT unix-milliseconds|KEEPTTL], with Redis's option rules: NX and XX exclude each other,
-/// the expire options each other and KEEPTTL (one of them may repeat; the last wins). The expire
-/// time is checked first; with GET the old value (or nil) is the reply, even when NX or XX
-/// stops the write.
-fn set(client: &Client, store: &mut Store, now: Instant, args: Args<'_>, out: &mut Outbox) {
-    let (mut nx, mut xx, mut keep_ttl, mut get) = (false, false, false, false);
-    let mut ttl: Option<(TtlKind, &[u8])> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let option = args.get(i);
-        let has_next = i + 1 < args.len();
-        let kind = [
-            (&b"ex"[..], TtlKind::Ex),
-            (b"px", TtlKind::Px),
-            (b"exat", TtlKind::Exat),
-            (b"pxat", TtlKind::Pxat),
-        ]
-        .into_iter()
-        .find(|(name, _)| option.eq_ignore_ascii_case(name))
-        .map(|(_, kind)| kind);
-        if option.eq_ignore_ascii_case(b"nx") && !xx {
-            nx = true;
-        } else if option.eq_ignore_ascii_case(b"xx") && !nx {
-            xx = true;
-        } else if option.eq_ignore_ascii_case(b"get") {
-            get = true;
-        } else if option.eq_ignore_ascii_case(b"keepttl") && ttl.is_none() {
-            keep_ttl = true;
-        } else if let Some(kind) = kind
-            && !keep_ttl
-            && has_next
-            && ttl.is_none_or(|(set, _)| set == kind)
-        {
-            i += 1;
-            ttl = Some((kind, args.get(i)));
-        } else {
-            return write_error(out, SYNTAX_ERROR);
-        }
-        i += 1;
-    }
-    let expiry = match ttl {
-        None if keep_ttl => Expiry::Keep,
-        None => Expiry::Persist,
-        Some((kind, amount)) => match client.expire_at(kind, amount, now) {
-            Ok(at) => Expiry::At(at),
-            Err(err) => return err.write("set", out),
-        },
-    };
-    let key = args.get(1);
-    if get {
-        match store.get(key, now) {
-            Some(value) => write_value(out, value),
-            None => write_null(out),
-        }
-    }
-    if (nx || xx) && store.contains(key, now) == nx {
-        if !get {
-            write_null(out);
-        }
-        return;
-    }
-    store.set(key, args.get(2), expiry, now);
-    if let Expiry::At(at) = expiry
-        && at <= now
-    {
-        // An absolute time already past: written, then gone, as in Redis.
-        store.remove(key, now);
-    }
-    if !get {
-        write_simple(out, "OK");
-    }
-}
-
-/// Converts a relative expire time to milliseconds; `None` if it is absurdly large. Redis
-/// refuses times whose absolute Unix-milliseconds value overflows an `i64`; without a wall clock
-/// we refuse anything beyond `i64::MAX / 2` ms (about 146 million years) instead.
-fn to_millis(amount: i64, unit_ms: i64) -> Option<i64> {
-    amount.checked_mul(unit_ms).filter(|ms| *ms <= i64::MAX / 2)
 }
 
 fn incr_reply(result: Result<i64, IncrError>, out: &mut Outbox) {
@@ -657,17 +405,9 @@ pub(super) fn wrong_arity(command: &str, out: &mut Outbox) {
     out.extend_from_slice(b"' command\r\n");
 }
 
-/// `-ERR invalid expire time in 'set' command`
-fn invalid_expire(command: &str, out: &mut Outbox) {
-    let out = out.vec();
-    out.extend_from_slice(b"-ERR invalid expire time in '");
-    out.extend_from_slice(command.as_bytes());
-    out.extend_from_slice(b"' command\r\n");
-}
-
 /// `-ERR reply too large: MGET would send 10485760000 bytes, over the limit of 134217728;
 /// ask for fewer keys at once`
-fn reply_too_large(command: &str, size: usize, limit: usize, out: &mut Outbox) {
+pub(super) fn reply_too_large(command: &str, size: usize, limit: usize, out: &mut Outbox) {
     let out = out.vec();
     out.extend_from_slice(b"-ERR reply too large: ");
     out.extend(command.bytes().map(|b| b.to_ascii_uppercase()));

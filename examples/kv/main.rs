@@ -1,10 +1,10 @@
 //! `kv`: an in-memory key-value server speaking RESP2, so `redis-cli` and `redis-benchmark`
-//! work against it: PING, ECHO, SET (EX/PX/EXAT/PXAT/NX/XX/GET/KEEPTTL), GET, SETNX, SETEX,
-//! PSETEX, GETSET, GETDEL, MSET/MSETNX/MGET, APPEND, STRLEN, GETRANGE, SETRANGE, DEL, EXISTS,
-//! INCR/DECR/INCRBY/DECRBY/INCRBYFLOAT, EXPIRE/PEXPIRE/TTL/PTTL, DBSIZE, FLUSHALL, QUIT, and
-//! enough of CONFIG/COMMAND/CLIENT/SELECT/HELLO for those clients to start. Inline commands
-//! (with Redis's quoting rules) and pipelining work; errors use Redis's wording. One loop, one
-//! store, like Redis.
+//! work against it: Redis 7.0's string, keyspace and expiry commands (GET, SET with all its
+//! options, GETEX, MSET, INCRBYFLOAT, SCAN, RENAME, COPY, EXPIRE ... GT, EXPIRETIME, ...; the
+//! full list is in README.md) and enough of HELLO/CLIENT/CONFIG/COMMAND/INFO/SELECT for
+//! clients to start. Inline commands (with Redis's quoting rules) and pipelining work; replies
+//! and errors are Redis's, byte for byte (`kv-diff` checks them against redis-server). One
+//! loop, one store, like Redis.
 //!
 //! ```text
 //! cargo run --release --example kv -- [--listen 127.0.0.1:6380] [--send-timeout SECS]

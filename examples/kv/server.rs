@@ -12,9 +12,14 @@
 //! could hold up to the output cap forever.
 //!
 //! Expiry is both lazy (a read of an expired key misses, inside the store) and active: one
-//! standalone timer per loop is kept scheduled for the store's next expiry, so expired keys
-//! are freed even if nobody asks for them. Scheduling costs one heap peek per batch of
-//! commands; the timer is moved only when a new earliest expiry appears.
+//! standalone timer per loop is kept scheduled for the store's next wake-up (its next expiry,
+//! or at once when FLUSHDB/FLUSHALL left data to free), so expired keys are freed even if
+//! nobody asks for them. Each time it fires it does at most [`BACKGROUND_BUDGET`] keys of
+//! each kind of work ([`Store::background`]) and, if more is due, fires again on the next turn
+//! (after that turn's I/O), as Redis's active expire cycle and lazy free spread their work:
+//! a million keys expiring at once, or a FLUSHALL of a million keys, never stall a turn.
+//! Scheduling costs one peek per batch of commands; the timer is moved only when an earlier
+//! wake-up appears.
 //!
 //! TLS: with a TLS configuration, [`build`] serves the same protocol with
 //! [`Listener::serve_tls`] (what `redis-cli --tls` speaks; no ALPN).
@@ -51,6 +56,9 @@ const DEFAULT_MAX_REPLY: usize = 128 * 1024 * 1024;
 /// dropped, by default.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The most keys the expiry timer expires, and the most flushed entries it frees, per turn.
+pub const BACKGROUND_BUDGET: usize = 1000;
+
 /// The loop-wide state: the store and its expiry timer.
 pub struct Db {
     /// The keys and values.
@@ -78,7 +86,7 @@ impl Protocol<Db> for Kv {
         let now = cx.now();
         let db = cx.state();
         let progress = self.session.on_bytes(&mut db.store, now, input, out);
-        if let Some(next) = db.store.next_expiry() {
+        if let Some(next) = db.store.next_wakeup(now) {
             if db.armed.is_none_or(|armed| next < armed) {
                 db.armed = Some(next);
                 let change =
@@ -94,15 +102,16 @@ impl Protocol<Db> for Kv {
     }
 }
 
-/// The expiry timer: frees the keys that are due, then sleeps until the next expiry.
+/// The expiry timer: a budget of background work, then sleeps until the next wake-up (the
+/// next turn if work is still due).
 struct Expiry;
 
 impl Handler<Net<Db>> for Expiry {
     fn on_timeout(&mut self, _fd: Option<BorrowedFd<'_>>, cx: &mut Context<'_, Net<Db>>) {
         let now = cx.now();
         let db = cx.state().app_mut();
-        db.store.expire_due(now);
-        db.armed = db.store.next_expiry();
+        db.store.background(now, BACKGROUND_BUDGET);
+        db.armed = db.store.next_wakeup(now);
         let next = db.armed.map(|at| at.saturating_duration_since(now));
         cx.set_timeout(next.map_or(Timeout::Never, Timeout::Idle));
     }
