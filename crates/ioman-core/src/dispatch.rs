@@ -70,7 +70,7 @@ pub(crate) fn event<S, R: Handler<S, R>>(
     // instructions more per event (callgrind, pingpong-ioman), so the I/O path keeps its copy.
     if outcome.is_ok() && matches!(reg.cur.change, Change::None) {
         if let Some(entry) = reg.slots.get_mut(key) {
-            entry.parts = Some(Parts { handler, fd: Some(fd) });
+            entry.put_back(Parts { handler, fd: Some(fd) });
             return;
         }
     }
@@ -155,7 +155,7 @@ fn finish<R>(
 ) {
     if outcome.is_ok() && matches!(reg.cur.change, Change::None) {
         if let Some(entry) = reg.slots.get_mut(key) {
-            entry.parts = Some(Parts { handler, fd });
+            entry.put_back(Parts { handler, fd });
             return;
         }
     }

@@ -60,6 +60,15 @@ pub(crate) struct Entry<R> {
 }
 
 impl<R> Entry<R> {
+    /// Puts a called handler's parts back. The slot is empty (they were taken for the call,
+    /// and nothing else fills it), so nothing is dropped: written as an insert into `None`,
+    /// which spares the put-back the drop glue of an assignment over an unknown old value.
+    #[inline(always)]
+    pub(crate) fn put_back(&mut self, parts: Parts<R>) {
+        debug_assert!(self.parts.is_none(), "put back into a full slot");
+        self.parts.get_or_insert(parts);
+    }
+
     /// A new registration: its interest is what epoll is told at once; no deadline yet.
     fn new(handler: R, fd: Option<OwnedFd>, kind: Kind, interest: Option<Interest>) -> Entry<R> {
         Entry {
