@@ -165,7 +165,9 @@ pub fn run(cfg: &Config) -> Result<Report> {
         })
         .on_report(move |report| {
             if let ConnectReport::Failed { error, .. } = report {
-                refused.borrow_mut().get_or_insert_with(|| format!("connect #{id} to {addr}: {error}"));
+                refused
+                    .borrow_mut()
+                    .get_or_insert_with(|| format!("connect #{id} to {addr}: {error}"));
             }
         })
         .start(&mut manager)

@@ -7,8 +7,8 @@
 //! pattern into the outbox, and send times live in a ring of `depth` slots.
 
 use super::state::Run;
-use ioman_net::{CloseReason, Outbox, ProtoContext, Protocol};
 use ioman_core::Timer;
+use ioman_net::{CloseReason, Outbox, ProtoContext, Protocol};
 use std::time::Instant;
 
 /// Why a connection stopped counting.
