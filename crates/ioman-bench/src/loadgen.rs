@@ -3,12 +3,13 @@
 //!
 //! It is written on ioman's own client side, so that the heaviest load the project has also
 //! exercises it: one [`Manager`] with a [`Net`] loop state, one [`Connector`] per connection
-//! (one round, [`Retry::once`]), and an [`EchoClient`] [`Protocol`](ioman_net::Protocol) per
-//! connection that keeps `depth` messages in flight, checks every echoed byte against the
-//! [`Pattern`](crate::pattern::Pattern) and records each round trip in the loop-wide
-//! [`Histogram`](crate::histogram::Histogram). The run is bounded twice: by time (a core
-//! timer ends the warm-up, then the measured window) and by count (`max_messages` measured
-//! messages), and it also ends early if every connection failed.
+//! (one round, [`Retry::once`](ioman_net::Retry::once)), and an [`EchoClient`]
+//! [`Protocol`](ioman_net::Protocol) per connection that keeps `depth` messages in flight,
+//! checks every echoed byte against the [`Pattern`](crate::pattern::Pattern) and records
+//! each round trip in the loop-wide [`Histogram`](crate::histogram::Histogram). The run is
+//! bounded twice: by time (a core timer ends the warm-up, then the measured window) and by
+//! count (`max_messages` measured messages), and it also ends early if every connection
+//! failed.
 //!
 //! The first generator, on plain rustix epoll, stays as [`loadgen_epoll`](crate::loadgen_epoll)
 //! (binary `loadgen-epoll`), so the two can be compared (`cargo xtask bench --only loadgen`).
@@ -116,7 +117,8 @@ impl Report {
 }
 
 /// Refuses what no run should do: a non-loopback target, nothing to send, a pipeline deeper
-/// than the pattern can police, no measured time. Shared with [`loadgen_epoll`](crate::loadgen_epoll).
+/// than the pattern can police, no measured time. Shared with
+/// [`loadgen_epoll`](crate::loadgen_epoll).
 pub(crate) fn check(cfg: &Config) -> Result<()> {
     ensure!(cfg.addr.ip().is_loopback(), "loadgen only targets loopback, not {}", cfg.addr);
     ensure!(cfg.conns > 0 && cfg.size > 0, "need at least one connection and one byte");
