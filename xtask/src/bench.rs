@@ -1,7 +1,7 @@
 //! `cargo xtask bench [--quick] [--only SECTION,...]`: ioman side by side with its peers.
 //!
-//! Builds the release binaries, then runs each comparison (echo, http, resp, dispatch,
-//! hooks, flow) with servers pinned to CPU 0 and clients to CPU 1, alternating ioman and its
+//! Builds the release binaries, then runs each comparison (echo, loadgen, http, resp,
+//! dispatch, hooks, flow, memcached, tls) with servers pinned to CPU 0 and clients to CPU 1, alternating ioman and its
 //! peers round by round, and reports each figure as medians and a ratio: a table on the terminal,
 //! `target/bench/report.md` and `target/bench/report.json`. A missing tool or binary skips
 //! only the comparison that needs it, with a note saying why and how to fix it; a comparison
@@ -14,6 +14,7 @@ mod flow;
 mod hooks;
 mod http;
 mod json;
+mod loadgen;
 mod memcached;
 mod messages;
 mod nginx;
@@ -102,7 +103,7 @@ impl Ctx {
 }
 
 const SECTIONS: &[&str] =
-    &["echo", "http", "resp", "dispatch", "hooks", "flow", "memcached", "tls"];
+    &["echo", "loadgen", "http", "resp", "dispatch", "hooks", "flow", "memcached", "tls"];
 
 fn usage() -> String {
     format!("usage: cargo xtask bench [--quick] [--only {}]", SECTIONS.join(","))
@@ -153,6 +154,7 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("==> bench: {section}");
         let r = match *section {
             "echo" => echo::run(&mut ctx),
+            "loadgen" => loadgen::run(&mut ctx),
             "http" => http::run(&mut ctx),
             "resp" => resp::run(&mut ctx),
             "dispatch" => dispatch::run(&mut ctx),

@@ -3,9 +3,11 @@
 //! This crate exists so that ioman is measured against fair, hand-written peers that live in
 //! one place, share one load generator and are built with the same profile:
 //!
-//! - [`loadgen`]: a single-threaded, non-blocking echo client that keeps a fixed number of
-//!   messages in flight per connection, verifies every echoed byte against a [`pattern`] and
-//!   records round-trip latency in a fixed-bucket [`histogram`];
+//! - [`loadgen`]: a single-threaded echo client on ioman's own `Connector` and `Protocol`
+//!   that keeps a fixed number of messages in flight per connection, verifies every echoed
+//!   byte against a [`pattern`] and records round-trip latency in a fixed-bucket
+//!   [`histogram`]; [`loadgen_epoll`] is the first one, on plain rustix epoll, kept to show
+//!   the switch costs nothing;
 //! - the binaries `echo-raw` (plain rustix epoll, the ceiling), `echo-mio`, `echo-tokio` and
 //!   `pingpong-raw` (the dispatch-cost workload counted under callgrind), which share the
 //!   small helpers in [`cli`] and [`server`];
@@ -20,6 +22,7 @@
 pub mod cli;
 pub mod histogram;
 pub mod loadgen;
+pub mod loadgen_epoll;
 pub mod pattern;
 pub mod pingpong;
 pub mod record;

@@ -1,29 +1,42 @@
-//! The echo load generator as a library function, so the `loadgen` binary and the
-//! correctness tests run exactly the same code.
+//! The echo load generator as a library function, so the `loadgen` binary, `cargo xtask
+//! bench` and the correctness tests run exactly the same code.
 //!
-//! One thread, one epoll instance, level-triggered: every connection keeps `depth` messages
-//! in flight, every echoed byte is checked, every completed message's round trip goes into a
-//! [`Histogram`]. The run is bounded twice: by time (`warmup + duration`) and by count
-//! (`max_messages` measured messages), and it also ends early if every connection failed.
+//! It is written on ioman's own client side, so that the heaviest load the project has also
+//! exercises it: one [`Manager`] with a [`Net`] loop state, one [`Connector`] per connection
+//! (one round, [`Retry::once`](ioman_net::Retry::once)), and an [`EchoClient`]
+//! [`Protocol`](ioman_net::Protocol) per connection that keeps `depth` messages in flight,
+//! checks every echoed byte against the [`Pattern`](crate::pattern::Pattern) and records
+//! each round trip in the loop-wide [`Histogram`](crate::histogram::Histogram). The run is
+//! bounded twice: by time (a core timer ends the warm-up, then the measured window) and by
+//! count (`max_messages` measured messages), and it also ends early if every connection
+//! failed.
+//!
+//! The first generator, on plain rustix epoll, stays as [`loadgen_epoll`](crate::loadgen_epoll)
+//! (binary `loadgen-epoll`), so the two can be compared (`cargo xtask bench --only loadgen`).
 
+mod cmd;
 mod conn;
+mod state;
 
-pub use conn::{Conn, ConnError};
+pub use cmd::command_line;
+pub use conn::{ConnError, EchoClient};
 
-use crate::histogram::Histogram;
-use crate::pattern::{MAX_DEPTH, Pattern};
-use anyhow::{Context, Result, bail, ensure};
-use rustix::buffer::spare_capacity;
-use rustix::event::epoll::{self, CreateFlags, EventData, EventFlags};
-use rustix::time::Timespec;
-use std::net::{SocketAddr, TcpStream};
+use crate::pattern::MAX_DEPTH;
+use anyhow::{Context, Result, anyhow, ensure};
+use ioman_core::{Manager, Timeout, Timer};
+use ioman_net::{ConnConfig, ConnectReport, Connector, Endpoint, Net};
+use state::{Bounds, Run};
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// How long connection setup may take in total before the run is abandoned.
 const CONNECT_BUDGET: Duration = Duration::from_secs(20);
-/// The longest single `epoll_wait`, so the time bounds are checked often.
-const TICK: Duration = Duration::from_millis(20);
-/// The read buffer shared by every connection.
+/// How long one connect may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The read buffer shared by every connection (one read per readiness event at most this).
 const READ_BUF: usize = 64 * 1024;
 
 /// What to run.
@@ -103,7 +116,10 @@ impl Report {
     }
 }
 
-fn check(cfg: &Config) -> Result<()> {
+/// Refuses what no run should do: a non-loopback target, nothing to send, a pipeline deeper
+/// than the pattern can police, no measured time. Shared with
+/// [`loadgen_epoll`](crate::loadgen_epoll).
+pub(crate) fn check(cfg: &Config) -> Result<()> {
     ensure!(cfg.addr.ip().is_loopback(), "loadgen only targets loopback, not {}", cfg.addr);
     ensure!(cfg.conns > 0 && cfg.size > 0, "need at least one connection and one byte");
     ensure!((1..=MAX_DEPTH).contains(&cfg.depth), "pipeline depth must be 1..={MAX_DEPTH}");
@@ -111,127 +127,68 @@ fn check(cfg: &Config) -> Result<()> {
     Ok(())
 }
 
-fn connect_all(cfg: &Config) -> Result<Vec<Conn>> {
-    let deadline = Instant::now() + CONNECT_BUDGET;
-    let mut conns = Vec::with_capacity(cfg.conns);
-    for id in 0..cfg.conns {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            bail!("connected only {id} of {} connections in {CONNECT_BUDGET:?}", cfg.conns);
-        }
-        let s = TcpStream::connect_timeout(&cfg.addr, left.min(Duration::from_secs(5)))
-            .with_context(|| format!("connect #{id} to {}", cfg.addr))?;
-        s.set_nodelay(true)?;
-        s.set_nonblocking(true)?;
-        conns.push(Conn::new(s, id as u64, cfg.depth));
-    }
-    Ok(conns)
-}
-
-fn timespec(d: Duration) -> Timespec {
-    Timespec { tv_sec: d.as_secs() as _, tv_nsec: d.subsec_nanos() as _ }
-}
-
-fn interest(wants_write: bool) -> EventFlags {
-    if wants_write { EventFlags::IN | EventFlags::OUT } else { EventFlags::IN }
+/// The connection settings of one run: flow control sized from the in-flight window.
+///
+/// A connection never has more than `depth × size` bytes queued (a message is queued only
+/// when an earlier one came back whole), so with the high watermark above that, reading is
+/// never paused by our own pipelining — pausing it could deadlock against a server that
+/// stops reading while its replies are not read. The output cap is the same window (plus
+/// the default cap's slack), so memory stays bounded by the configuration. No idle timeout:
+/// the run's own time bound ends everything.
+fn conn_config(cfg: &Config) -> ConnConfig {
+    let window = cfg.depth.saturating_mul(cfg.size);
+    let high = window.saturating_add(1);
+    ConnConfig::default()
+        .idle(Timeout::Never)
+        .connect_timeout(CONNECT_TIMEOUT)
+        .watermarks(high, high)
+        .max_output(high.max(ConnConfig::default().high_water()).saturating_mul(2))
 }
 
 /// Runs the load described by `cfg` against an echo server and reports what it measured.
 ///
 /// Verification failures are not an `Err`: they are counted in [`Report::errors`] (the
-/// connection is dropped, the others go on). `Err` means the run could not happen at all.
+/// connection is closed, the others go on). `Err` means the run could not happen at all
+/// (bad configuration, a connection that could not be made).
 pub fn run(cfg: &Config) -> Result<Report> {
     check(cfg)?;
-    let pat = Pattern::new(cfg.size);
-    let mut stage = vec![0u8; cfg.size * cfg.depth];
-    let mut rbuf = vec![0u8; READ_BUF];
-    let ep = epoll::create(CreateFlags::CLOEXEC).context("epoll_create1")?;
-    let mut conns: Vec<Option<Conn>> = connect_all(cfg)?.into_iter().map(Some).collect();
-
-    let mut hist = Histogram::default();
-    let (mut messages, mut all_messages, mut errors) = (0u64, 0u64, 0u64);
-    let mut first_error: Option<String> = None;
-    let mut fail = |conns: &mut Vec<Option<Conn>>, i: usize, e: ConnError| {
-        errors += 1;
-        first_error.get_or_insert_with(|| format!("connection {i}: {e}"));
-        conns[i] = None; // closing the fd also removes it from the epoll set
-    };
-
-    let start = Instant::now();
-    for i in 0..conns.len() {
-        let c = conns[i].as_mut().expect("fresh");
-        let r = c.fill(&pat, &mut stage, start);
-        let reg =
-            epoll::add(&ep, c.stream(), EventData::new_u64(i as u64), interest(c.wants_write));
-        reg.context("epoll_ctl(ADD)")?;
-        if let Err(e) = r {
-            fail(&mut conns, i, e);
-        }
+    let run = Run::new(cfg);
+    let mut manager: Manager<Net<Run>> =
+        Manager::with_state(Net::with_read_buffer(run, READ_BUF)).context("event loop")?;
+    let config = Arc::new(conn_config(cfg));
+    // Connect failures come from the connectors' reports (also those that fail before a
+    // connection exists, such as a refused socket()).
+    let refused: Rc<RefCell<Option<String>>> = Rc::default();
+    for id in 0..cfg.conns as u64 {
+        let (depth, refused) = (cfg.depth, refused.clone());
+        let addr = cfg.addr;
+        Connector::new(vec![Endpoint::Tcp(cfg.addr)], config.clone(), move || {
+            EchoClient::new(id, depth)
+        })
+        .on_report(move |report| {
+            if let ConnectReport::Failed { error, .. } = report {
+                refused
+                    .borrow_mut()
+                    .get_or_insert_with(|| format!("connect #{id} to {addr}: {error}"));
+            }
+        })
+        .start(&mut manager)
+        .with_context(|| format!("connect #{id} to {}", cfg.addr))?;
     }
-    let mut alive = conns.iter().flatten().count();
+    manager.add_timer(Timer::once(CONNECT_BUDGET), Bounds::Connecting).context("timer")?;
 
-    let warm_end = start + cfg.warmup;
-    let end = warm_end + cfg.duration;
-    let mut measuring = cfg.warmup.is_zero();
-    let mut measure_start = start;
-    let mut events = Vec::with_capacity(1024);
-    loop {
-        let now = Instant::now();
-        if !measuring && now >= warm_end {
-            measuring = true;
-            hist.clear();
-            messages = 0;
-            measure_start = now;
+    while !manager.state().app().is_done() {
+        if let Some(e) = refused.borrow_mut().take() {
+            return Err(anyhow!(e));
         }
-        if now >= end || messages >= cfg.max_messages || alive == 0 {
-            break;
-        }
-        let next = if measuring { end } else { warm_end };
-        let wait = timespec(next.saturating_duration_since(now).min(TICK));
-        events.clear();
-        match epoll::wait(&ep, spare_capacity(&mut events), Some(&wait)) {
-            Ok(_) | Err(rustix::io::Errno::INTR) => {}
-            Err(e) => return Err(e).context("epoll_wait"),
-        }
-        for ev in &events {
-            let (flags, i) = (ev.flags, ev.data.u64() as usize);
-            let Some(c) = conns[i].as_mut() else { continue };
-            let before = c.wants_write;
-            let now = Instant::now();
-            let mut r = Ok(());
-            if flags.intersects(EventFlags::IN | EventFlags::ERR | EventFlags::HUP) {
-                r = c
-                    .read(&pat, &mut rbuf, now, |rtt| {
-                        all_messages += 1;
-                        if measuring {
-                            messages += 1;
-                            hist.record(rtt);
-                        }
-                    })
-                    .map(drop);
-            }
-            if r.is_ok() {
-                r = c.fill(&pat, &mut stage, now);
-            }
-            if r.is_ok() && c.wants_write != before {
-                let f = interest(c.wants_write);
-                epoll::modify(&ep, c.stream(), EventData::new_u64(i as u64), f)
-                    .context("epoll_ctl(MOD)")?;
-            }
-            if let Err(e) = r {
-                fail(&mut conns, i, e);
-                alive -= 1;
-            }
-        }
+        manager.turn(None).context("event loop turn")?;
     }
-    let elapsed = if measuring { measure_start.elapsed() } else { Duration::ZERO };
-    Ok(Report {
-        messages: if measuring { messages } else { 0 },
-        all_messages,
-        elapsed,
-        errors,
-        first_error,
-        p50: hist.quantile(0.50),
-        p99: hist.quantile(0.99),
-    })
+    if let Some(e) = refused.borrow_mut().take() {
+        return Err(anyhow!(e));
+    }
+    let run = manager.state_mut().app_mut();
+    if let Some(e) = run.setup_failure.take() {
+        return Err(anyhow!(e));
+    }
+    Ok(run.report(Instant::now()))
 }

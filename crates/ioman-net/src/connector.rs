@@ -182,6 +182,7 @@ pub struct Connector<P, F> {
     /// A lookup's answer, delivered by its callback before it wakes the connector.
     answer: Option<io::Result<Vec<std::net::SocketAddr>>>,
     resolving: bool,
+    nodelay: bool,
     _protocol: std::marker::PhantomData<fn() -> P>,
 }
 
@@ -208,6 +209,7 @@ impl<P: 'static, F: FnMut() -> P + 'static> Connector<P, F> {
             resolved: std::collections::VecDeque::new(),
             answer: None,
             resolving: false,
+            nodelay: true,
             _protocol: std::marker::PhantomData,
         }
     }
@@ -226,6 +228,15 @@ impl<P: 'static, F: FnMut() -> P + 'static> Connector<P, F> {
     /// targets is refused by [`start`](Self::start).
     pub fn resolve_with(mut self, pool: Arc<WorkPool>) -> Self {
         self.pool = Some(pool);
+        self
+    }
+
+    /// Whether TCP connections get `TCP_NODELAY` (default on, as accepted ones do with
+    /// [`ListenConfig::nodelay`](crate::ListenConfig::nodelay)): small requests go out at
+    /// once instead of waiting for the peer's acknowledgement (Nagle), which with a pipeline
+    /// of small messages and delayed ACKs costs tens of milliseconds per round trip.
+    pub fn nodelay(mut self, on: bool) -> Self {
+        self.nodelay = on;
         self
     }
 
@@ -303,6 +314,10 @@ impl<P: 'static, F: FnMut() -> P + 'static> Connector<P, F> {
         self.reports.send(ConnectReport::Attempt { to: &to });
         let proto = Supervised { inner: (self.make)(), shared: shared.clone(), connected: false };
         let started = crate::connect(&to).and_then(|socket| {
+            if self.nodelay && matches!(to, Endpoint::Tcp(_)) {
+                // Best effort, as for accepted sockets: a failure only costs latency.
+                let _ = rustix::net::sockopt::set_tcp_nodelay(&socket, true);
+            }
             Connection::connecting(proto, self.config.clone()).register(cx, socket)
         });
         if let Err(e) = started {

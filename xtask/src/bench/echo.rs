@@ -12,11 +12,12 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-struct Point {
-    label: &'static str,
-    conns: usize,
-    size: usize,
-    pipeline: usize,
+/// One load point: connections, message size, pipeline depth.
+pub(super) struct Point {
+    pub label: &'static str,
+    pub conns: usize,
+    pub size: usize,
+    pub pipeline: usize,
 }
 
 const POINTS: &[Point] = &[
@@ -106,7 +107,13 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
 }
 
 /// One pinned loadgen run against `server`: (msgs/s, p99 µs, server CPU ns per message).
-fn load(ctx: &Ctx, loadgen: &Path, server: &Server, p: &Point) -> Result<(f64, f64, Option<f64>)> {
+/// `loadgen` is any generator with loadgen's flags and JSON line (`loadgen-epoll` too).
+pub(super) fn load(
+    ctx: &Ctx,
+    loadgen: &Path,
+    server: &Server,
+    p: &Point,
+) -> Result<(f64, f64, Option<f64>)> {
     let mut cmd = proc::command(ctx.pin, CLIENT_CPU, loadgen);
     cmd.args(["--addr", &server.addr.to_string()])
         .args(["--conns", &p.conns.to_string(), "--size", &p.size.to_string()])

@@ -1,51 +1,9 @@
-//! `loadgen`: the echo load generator's command line. Runs [`ioman_bench::loadgen::run`],
-//! prints one human line and one JSON line, and exits non-zero if any echoed byte was wrong
-//! or any connection failed.
+//! `loadgen`: the echo load generator's command line. Runs [`ioman_bench::loadgen::run`]
+//! (ioman's own `Connector` and `Protocol`), prints one human line and one JSON line, and
+//! exits non-zero if any echoed byte was wrong or any connection failed.
 #![forbid(unsafe_code)]
 
-use anyhow::Result;
-use ioman_bench::cli::Flags;
-use ioman_bench::loadgen::{self, Config};
-use std::net::SocketAddr;
-use std::time::Duration;
-
-const USAGE: &str = "usage: loadgen --addr 127.0.0.1:PORT [--conns 100] [--size 64] \
-                     [--pipeline 1] [--duration 5] [--warmup 1] [--max-messages 100000000]";
-
-fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.max(0.0))
-}
-
-fn main() -> Result<()> {
-    let known = ["addr", "conns", "size", "pipeline", "duration", "warmup", "max-messages"];
-    let flags = Flags::parse(std::env::args().skip(1), &known)
-        .map_err(|e| anyhow::anyhow!("{e}\n{USAGE}"))?;
-    let addr: String = flags.get("addr", String::new())?;
-    if addr.is_empty() {
-        anyhow::bail!("--addr is required\n{USAGE}");
-    }
-    let addr: SocketAddr = addr.parse().map_err(|e| anyhow::anyhow!("--addr {addr:?}: {e}"))?;
-    let cfg = Config {
-        addr,
-        conns: flags.get("conns", 100)?,
-        size: flags.get("size", 64)?,
-        depth: flags.get("pipeline", 1)?,
-        duration: secs(flags.get("duration", 5.0)?),
-        warmup: secs(flags.get("warmup", 1.0)?),
-        max_messages: flags.get("max-messages", 100_000_000)?,
-    };
-    let report = loadgen::run(&cfg)?;
-    println!(
-        "loadgen {} conns={} size={} pipeline={}: {}",
-        cfg.addr,
-        cfg.conns,
-        cfg.size,
-        cfg.depth,
-        report.human()
-    );
-    println!("{}", report.json());
-    if report.errors > 0 {
-        std::process::exit(1);
-    }
-    Ok(())
+fn main() -> anyhow::Result<()> {
+    let args = std::env::args().skip(1);
+    ioman_bench::loadgen::command_line("loadgen", args, ioman_bench::loadgen::run)
 }

@@ -1,15 +1,15 @@
-//! One load-generator connection: the state machine that keeps `depth` messages in flight,
-//! writes them (resuming short writes), checks every echoed byte against the [`Pattern`] and
-//! hands each completed round trip's latency to the caller.
+//! [`EchoClient`]: one load-generator connection as an ioman [`Protocol`]. It keeps `depth`
+//! messages in flight (queued in the outbox when connected, one more each time one comes
+//! back whole), checks every echoed byte against the [`Pattern`](crate::pattern::Pattern),
+//! and records each round trip in the run's histogram.
 //!
-//! A connection never allocates after it is built: the bytes to send are staged in a buffer
-//! the caller owns and shares between connections, and send times live in a ring of `depth`
-//! slots.
+//! A connection never allocates after it is built: messages are copied from the shared
+//! pattern into the outbox, and send times live in a ring of `depth` slots.
 
-use crate::pattern::Pattern;
-use rustix::io::{self, Errno};
-use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use super::state::Run;
+use ioman_core::Timer;
+use ioman_net::{CloseReason, Outbox, ProtoContext, Protocol};
+use std::time::Instant;
 
 /// Why a connection stopped counting.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +29,8 @@ pub enum ConnError {
     TooMuch,
     /// The server closed the connection while messages were in flight.
     Eof,
-    /// A read or write failed.
-    Io(Errno),
+    /// The connection ended otherwise (a reset, an i/o error, a hang-up), as ioman told it.
+    Closed(String),
 }
 
 impl std::fmt::Display for ConnError {
@@ -41,136 +41,136 @@ impl std::fmt::Display for ConnError {
             }
             ConnError::TooMuch => f.write_str("server echoed more bytes than were sent"),
             ConnError::Eof => f.write_str("server closed the connection"),
-            ConnError::Io(e) => write!(f, "i/o error: {e}"),
+            ConnError::Closed(why) => write!(f, "connection ended: {why}"),
         }
     }
 }
 
-/// A position in a connection's byte stream: message `seq`, byte `off` inside it.
-#[derive(Debug, Clone, Copy, Default)]
-struct Cursor {
-    seq: u64,
-    off: usize,
-}
-
-impl Cursor {
-    fn bytes(self, size: usize) -> u64 {
-        self.seq * size as u64 + self.off as u64
-    }
-}
-
-/// One client connection and its progress.
+/// One client connection and its progress (see the module docs).
+///
+/// Sequence numbers: messages `0..queued` were handed to the outbox, message `received` is
+/// the one being echoed, `received_off` of its bytes already checked. Send times are
+/// stamped when a message is queued (the connection writes it when the hook returns), so a
+/// round trip includes any wait in our own outbox.
 #[derive(Debug)]
-pub struct Conn {
-    stream: TcpStream,
+pub struct EchoClient {
     id: u64,
     depth: u64,
-    sent: Cursor,
-    received: Cursor,
+    queued: u64,
+    received: u64,
+    received_off: usize,
     sent_at: Vec<Instant>,
-    /// Whether the last write was short, so the caller should wait for `EPOLLOUT`.
-    pub wants_write: bool,
+    connected: bool,
+    failed: bool,
 }
 
-impl Conn {
-    /// Wraps a connected, non-blocking stream; `id` picks this connection's pattern offset.
-    pub fn new(stream: TcpStream, id: u64, depth: usize) -> Conn {
-        let now = Instant::now();
-        Conn {
-            stream,
+impl EchoClient {
+    /// Connection `id` (which picks its pattern offset), with `depth` messages in flight.
+    pub fn new(id: u64, depth: usize) -> EchoClient {
+        EchoClient {
             id,
-            depth: depth as u64,
-            sent: Cursor::default(),
-            received: Cursor::default(),
-            sent_at: vec![now; depth],
-            wants_write: false,
+            depth: depth.max(1) as u64,
+            queued: 0,
+            received: 0,
+            received_off: 0,
+            sent_at: vec![Instant::now(); depth.max(1)],
+            connected: false,
+            failed: false,
         }
     }
 
-    /// The socket, for epoll registration.
-    pub fn stream(&self) -> &TcpStream {
-        &self.stream
+    /// Counts this connection as failed (once) and closes it.
+    fn fail(&mut self, why: ConnError, cx: &mut ProtoContext<'_, Run>) {
+        if !self.failed {
+            self.failed = true;
+            cx.state().tally.fail(self.id, why);
+        }
+        cx.close();
     }
 
-    /// Writes as much of the next in-flight window as the socket takes, staging bytes in
-    /// `stage` (at least `depth * size` long). Sets [`Conn::wants_write`] on a short write.
-    pub fn fill(&mut self, pat: &Pattern, stage: &mut [u8], now: Instant) -> Result<(), ConnError> {
-        let size = pat.size();
-        let limit = self.received.seq + self.depth; // first message we may not start yet
-        let mut len = 0;
-        let mut at = self.sent;
-        while at.seq < limit {
-            let msg = &pat.message(self.id, at.seq)[at.off..];
-            stage[len..len + msg.len()].copy_from_slice(msg);
-            len += msg.len();
-            at = Cursor { seq: at.seq + 1, off: 0 };
-        }
-        if len == 0 {
-            self.wants_write = false;
-            return Ok(());
-        }
-        let n = match io::write(&self.stream, &stage[..len]) {
-            Ok(n) => n,
-            Err(Errno::AGAIN) => 0,
-            Err(e) => return Err(ConnError::Io(e)),
-        };
-        // Stamp every message whose first byte went out in this write.
-        let mut left = n;
-        while left > 0 {
-            if self.sent.off == 0 {
-                self.sent_at[(self.sent.seq % self.depth) as usize] = now;
-            }
-            let take = left.min(size - self.sent.off);
-            left -= take;
-            self.sent.off += take;
-            if self.sent.off == size {
-                self.sent = Cursor { seq: self.sent.seq + 1, off: 0 };
-            }
-        }
-        self.wants_write = n < len;
-        Ok(())
-    }
-
-    /// Reads once into `buf`, verifies the bytes and calls `done` with the round-trip time
-    /// of every message completed. Returns the number of bytes read (0: nothing ready).
-    pub fn read(
-        &mut self,
-        pat: &Pattern,
-        buf: &mut [u8],
-        now: Instant,
-        mut done: impl FnMut(Duration),
-    ) -> Result<usize, ConnError> {
-        let n = match io::read(&self.stream, &mut *buf) {
-            Ok(0) => return Err(ConnError::Eof),
-            Ok(n) => n,
-            Err(Errno::AGAIN) => return Ok(0),
-            Err(e) => return Err(ConnError::Io(e)),
-        };
-        let size = pat.size();
-        if self.received.bytes(size) + n as u64 > self.sent.bytes(size) {
+    /// Checks `input` (everything received and not yet checked) and queues one new message
+    /// per message completed.
+    fn check(&mut self, input: &[u8], out: &mut Outbox, run: &mut Run) -> Result<(), ConnError> {
+        let size = run.pattern.size();
+        let in_flight = (self.queued - self.received) * size as u64 - self.received_off as u64;
+        if input.len() as u64 > in_flight {
             return Err(ConnError::TooMuch);
         }
-        let mut rest = &buf[..n];
+        let now = Instant::now();
+        let mut rest = input;
         while !rest.is_empty() {
-            let want = &pat.message(self.id, self.received.seq)[self.received.off..];
+            let want = &run.pattern.message(self.id, self.received)[self.received_off..];
             let take = want.len().min(rest.len());
             if rest[..take] != want[..take] {
                 let i = (0..take).find(|&i| rest[i] != want[i]).unwrap_or(0);
                 return Err(ConnError::Corrupt {
-                    seq: self.received.seq,
-                    offset: self.received.off + i,
+                    seq: self.received,
+                    offset: self.received_off + i,
                     want: want[i],
                     got: rest[i],
                 });
             }
             rest = &rest[take..];
-            self.received.off += take;
-            if self.received.off == size {
-                let sent = self.sent_at[(self.received.seq % self.depth) as usize];
-                done(now.saturating_duration_since(sent));
-                self.received = Cursor { seq: self.received.seq + 1, off: 0 };
+            self.received_off += take;
+            if self.received_off == size {
+                let slot = (self.received % self.depth) as usize;
+                run.tally.record(now.saturating_duration_since(self.sent_at[slot]));
+                self.received += 1;
+                self.received_off = 0;
+                self.queue(out, run, now); // reuses the slot just freed
             }
         }
-        Ok(n)
+        Ok(())
+    }
+
+    /// Queues the next message and stamps its send time.
+    fn queue(&mut self, out: &mut Outbox, run: &Run, now: Instant) {
+        out.extend_from_slice(run.pattern.message(self.id, self.queued));
+        self.sent_at[(self.queued % self.depth) as usize] = now;
+        self.queued += 1;
+    }
+}
+
+impl Protocol<Run> for EchoClient {
+    /// Fills the pipeline and tells the run one more connection is up.
+    fn on_connected(&mut self, out: &mut Outbox, cx: &mut ProtoContext<'_, Run>) {
+        self.connected = true;
+        let now = Instant::now();
+        let run = cx.state();
+        while self.queued < self.depth {
+            self.queue(out, run, now);
+        }
+        if let Some((after, bounds)) = run.connected() {
+            if let Err(e) = cx.context().add_timer(Timer::once(after), bounds) {
+                cx.state().setup_failed(format!("run timer: {e}"));
+            }
+        }
+    }
+
+    fn on_data(&mut self, input: &[u8], out: &mut Outbox, cx: &mut ProtoContext<'_, Run>) -> usize {
+        if self.failed {
+            return input.len();
+        }
+        if let Err(e) = self.check(input, out, cx.state()) {
+            self.fail(e, cx);
+        }
+        input.len()
+    }
+
+    /// The server closed its side with messages in flight (there always are some).
+    fn on_eof(&mut self, _out: &mut Outbox, cx: &mut ProtoContext<'_, Run>) {
+        self.fail(ConnError::Eof, cx);
+    }
+
+    /// Any other end (a reset, an error, a hang-up) also counts as this connection's failure.
+    fn on_close(&mut self, reason: &CloseReason, cx: &mut ProtoContext<'_, Run>) {
+        if !self.connected {
+            return; // a failed connect: the connector reports it, and the run fails
+        }
+        if !self.failed {
+            self.failed = true;
+            cx.state().tally.fail(self.id, ConnError::Closed(format!("{reason:?}")));
+        }
+        cx.state().lost();
     }
 }
