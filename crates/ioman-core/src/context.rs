@@ -13,6 +13,8 @@ pub(crate) struct Current<R> {
     pub(crate) closed: bool,
     pub(crate) replacement: Option<R>,
     pub(crate) readiness: Readiness,
+    /// Set by [`Context::keep_after_error`]: this `on_error` does not end the registration.
+    pub(crate) keep: bool,
 }
 
 /// The handle a [`Handler`](crate::Handler) callback gets: its own registration, the loop-wide
@@ -148,6 +150,18 @@ impl<S, R> Context<'_, S, R> {
     /// [`close`](Self::close).
     pub fn set_timeout(&mut self, timeout: Timeout) {
         let _ = self.reg.set_timeout(self.cur.key, timeout);
+    }
+
+    /// From `on_error` with [`Failure::Error`](crate::Failure::Error)`(Some(_))`: the error was
+    /// transient and is dealt with, keep the registration. For datagram sockets, whose pending
+    /// error is an ICMP report about one earlier datagram (`ECONNREFUSED` on a connected UDP
+    /// socket): reading `SO_ERROR`, which the manager did to fill in the failure, cleared it,
+    /// so the socket is not reported again and the loop cannot spin on it.
+    ///
+    /// Ignored for a hang-up, for an error without a pending `SO_ERROR` (a condition reading
+    /// it does not clear) and in any other callback: those stay terminal.
+    pub fn keep_after_error(&mut self) {
+        self.cur.keep = true;
     }
 
     /// Closes this registration: it leaves epoll and its key dies now; the handler is dropped

@@ -40,13 +40,17 @@ pub(crate) fn event<S, R: Handler<S, R>>(
         return; // unreachable: only fd registrations are in epoll, and dispatch is not nested
     };
     reg.stats.events_dispatched += 1;
-    let mut cur = Current { key, closed: false, replacement: None, readiness: ready };
+    let mut cur = Current { key, closed: false, replacement: None, readiness: ready, keep: false };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
         let bfd = fd.as_fd();
         if ready.is_error() {
-            handler.on_error(bfd, Failure::Error(socket_error(bfd)), &mut cx);
-            return true;
+            let error = socket_error(bfd);
+            let cleared = error.is_some();
+            handler.on_error(bfd, Failure::Error(error), &mut cx);
+            // Terminal unless the handler kept it and the error was a pending SO_ERROR, which
+            // the read above cleared (so the next wait does not report it again).
+            return !(cleared && cx.cur.keep);
         }
         if read {
             handler.on_read(bfd, &mut cx);
@@ -126,7 +130,13 @@ fn call<S, R: Handler<S, R>>(
     fd: Option<OwnedFd>,
     f: impl FnOnce(&mut R, Option<BorrowedFd<'_>>, &mut Context<'_, S, R>),
 ) {
-    let mut cur = Current { key, closed: false, replacement: None, readiness: Readiness::empty() };
+    let mut cur = Current {
+        key,
+        closed: false,
+        replacement: None,
+        readiness: Readiness::empty(),
+        keep: false,
+    };
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         let mut cx = Context { reg: &mut *reg, state, cur: &mut cur };
         f(&mut handler, fd.as_ref().map(|f| f.as_fd()), &mut cx);
