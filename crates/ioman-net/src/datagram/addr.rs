@@ -4,7 +4,7 @@
 //! [`unbound_unix_datagram`], [`connect_datagram`].
 
 use crate::{Endpoint, NetError};
-use nix::sys::socket::{SockaddrLike, SockaddrStorage};
+use nix::sys::socket::{SockaddrLike, SockaddrStorage, UnixAddr};
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::net::addr::SocketAddrArg;
 use rustix::net::{self, AddressFamily, SocketAddrAny, SocketAddrUnix};
@@ -66,15 +66,24 @@ impl DatagramAddr {
         if let Some(v6) = s.as_sockaddr_in6() {
             return DatagramAddr::Ip(SocketAddr::V6(SocketAddrV6::from(*v6)));
         }
-        if let Some(unix) = s.as_unix_addr() {
-            if let Some(path) = unix.path() {
-                return DatagramAddr::Unix(path.to_path_buf());
-            }
-            if let Some(name) = unix.as_abstract() {
-                return DatagramAddr::Abstract(name.to_vec());
-            }
-        }
         let _ = s.family(); // anything else (no address, another family): cannot be answered
+        DatagramAddr::Unnamed
+    }
+
+    /// What `recvmmsg` reported on a Unix socket. An unbound sender's address has length 0
+    /// (the kernel writes nothing): checked before nix is asked for a path, which it would
+    /// refuse with a panic.
+    pub(crate) fn from_unix(addr: Option<&UnixAddr>) -> DatagramAddr {
+        let Some(unix) = addr else { return DatagramAddr::Unnamed };
+        if (unix.len() as usize) <= std::mem::size_of::<u16>() {
+            return DatagramAddr::Unnamed;
+        }
+        if let Some(path) = unix.path() {
+            return DatagramAddr::Unix(path.to_path_buf());
+        }
+        if let Some(name) = unix.as_abstract() {
+            return DatagramAddr::Abstract(name.to_vec());
+        }
         DatagramAddr::Unnamed
     }
 
