@@ -54,7 +54,8 @@ impl<'a, S: 'static> DatagramContext<'a, S> {
 
     /// Stops receiving when this hook returns (the kernel queues what arrives, up to its
     /// receive buffer, then drops). Datagrams already received in this batch are still
-    /// delivered.
+    /// delivered. Resume from a later hook: `on_room`, `on_send_error`, or `on_wake` (wake the
+    /// socket's key from another registration or through a `Remote` job).
     pub fn pause_reading(&mut self) {
         self.control.paused = true;
     }
