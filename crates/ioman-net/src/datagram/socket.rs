@@ -232,6 +232,9 @@ impl<P> DatagramSocket<P> {
             self.batch = batch;
             if self.out.queued_bytes() > self.config.high_water {
                 self.flush(fd, cx); // room for the rest of the budget, if the socket takes it
+                if self.out.queued_bytes() > self.config.high_water {
+                    break; // `settle` pauses reading until the queue is down to the low mark
+                }
             }
             if got < want {
                 break; // the socket is empty
