@@ -140,7 +140,7 @@ impl fmt::Display for DatagramAddr {
 ///
 /// With `reuse_port`, UDP sockets get `SO_REUSEPORT`: several sockets, one per loop, share
 /// the port and the kernel spreads datagrams among them by a hash of the sender (see
-/// [`DatagramLoops`](crate::DatagramLoops)); ignored for Unix sockets.
+/// [`Loops::spawn_datagram`](crate::Loops::spawn_datagram)); ignored for Unix sockets.
 ///
 /// ```
 /// use ioman::net::{DatagramAddr, bind_datagram, datagram_local_addr};
