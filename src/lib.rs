@@ -12,6 +12,10 @@
 //!   Over TLS it is the same protocol: [`net::Listener::serve_tls`] (feature `tls`, on by
 //!   default; see `net::tls`). Outgoing connections that retry and reconnect:
 //!   [`net::Connector`].
+//! - **Datagrams** (UDP v4/v6, Unix datagram sockets): implement [`net::Datagram`] — a
+//!   datagram and its sender in, replies to addresses into a [`net::DatagramOut`] — and
+//!   register a [`net::DatagramSocket`]: batched `recvmmsg`/`sendmmsg`, a capped send queue,
+//!   errors reported per destination.
 //! - **Testing a protocol**: [`net::testing::Harness`] drives it without sockets — input in the
 //!   pieces you choose, a peer that stops reading, time on a manual clock.
 //! - **Blocking work** (a name lookup, a file read): [`WorkPool`] runs it on helper threads and

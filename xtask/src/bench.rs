@@ -1,8 +1,10 @@
-//! `cargo xtask bench [--quick] [--only SECTION,...]`: ioman side by side with its peers.
+//! `cargo xtask bench [--quick] [--rounds N] [--secs S] [--only SECTION,...]`: ioman side by
+//! side with its peers.
 //!
 //! Builds the release binaries, then runs each comparison (echo, loadgen, http, resp,
-//! dispatch, hooks, flow, memcached, tls) with servers pinned to CPU 0 and clients to CPU 1, alternating ioman and its
-//! peers round by round, and reports each figure as medians and a ratio: a table on the terminal,
+//! dispatch, hooks, flow, memcached, tls, udp) with servers pinned to CPU 0 and clients to
+//! CPU 1, alternating ioman and its peers round by round, and reports each figure as medians
+//! and a ratio: a table on the terminal,
 //! `target/bench/report.md` and `target/bench/report.json`. A missing tool or binary skips
 //! only the comparison that needs it, with a note saying why and how to fix it; a comparison
 //! that ran and failed (e.g. an echo that corrupted bytes) makes the command fail at the end,
@@ -23,6 +25,7 @@ mod report;
 mod resp;
 mod tls;
 mod tools;
+mod udp;
 mod wrk;
 
 use anyhow::{Context, Result, bail};
@@ -103,20 +106,34 @@ impl Ctx {
 }
 
 const SECTIONS: &[&str] =
-    &["echo", "loadgen", "http", "resp", "dispatch", "hooks", "flow", "memcached", "tls"];
+    &["echo", "loadgen", "http", "resp", "dispatch", "hooks", "flow", "memcached", "tls", "udp"];
 
 fn usage() -> String {
-    format!("usage: cargo xtask bench [--quick] [--only {}]", SECTIONS.join(","))
+    format!(
+        "usage: cargo xtask bench [--quick] [--rounds N] [--secs S] [--only {}]",
+        SECTIONS.join(",")
+    )
 }
 
 /// Entry point for `cargo xtask bench`.
 pub fn run(args: &[String]) -> Result<()> {
     let mut quick = false;
+    // `--rounds N --secs S`: override the rounds and the length of a run (a smoke run that
+    // proves a section works end to end: `--rounds 1 --secs 0.2`).
+    let (mut rounds, mut secs) = (None, None);
     let mut only: Vec<String> = SECTIONS.iter().map(|s| s.to_string()).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--rounds" => {
+                let n: usize = it.next().with_context(usage)?.parse().context("--rounds")?;
+                rounds = Some(n.max(1));
+            }
+            "--secs" => {
+                let s: f64 = it.next().with_context(usage)?.parse().context("--secs")?;
+                secs = Some(Duration::try_from_secs_f64(s).context("--secs")?);
+            }
             "--only" => {
                 let list = it.next().with_context(usage)?;
                 only = list.split(',').map(str::to_owned).collect();
@@ -147,6 +164,13 @@ pub fn run(args: &[String]) -> Result<()> {
         notes: Vec::new(),
         failures: Vec::new(),
     };
+    if let Some(n) = rounds {
+        ctx.rounds = n;
+    }
+    if let Some(d) = secs {
+        ctx.run_time = d;
+        ctx.warmup = ctx.warmup.min(d);
+    }
     let start = Instant::now();
     build(&mut ctx)?;
     tools::check(&mut ctx);
@@ -161,6 +185,7 @@ pub fn run(args: &[String]) -> Result<()> {
             "flow" => flow::run(&mut ctx),
             "memcached" => memcached::run(&mut ctx),
             "tls" => tls::run(&mut ctx),
+            "udp" => udp::run(&mut ctx),
             _ => hooks::run(&mut ctx),
         };
         if let Err(e) = r {

@@ -15,6 +15,9 @@
 //!   `ioman-bench-timers` (timer costs against a `BinaryHeap`) and `idle-conns` (memory per
 //!   idle connection), which print [`record`]s for the harness.
 //!
+//! - [`udp_load`] (`udp-load`): the verifying UDP echo client, against `udp-echo-raw` (one
+//!   `recvfrom`/`sendto` per datagram), `udp-echo-tokio` and ioman's `udp_echo` example.
+//!
 //! Nothing here is published; mio and tokio are dependencies of this crate only.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -27,3 +30,4 @@ pub mod pattern;
 pub mod pingpong;
 pub mod record;
 pub mod server;
+pub mod udp_load;

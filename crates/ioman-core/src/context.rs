@@ -15,6 +15,9 @@ pub(crate) struct Current<R> {
     pub(crate) readiness: Readiness,
     /// What the callback did to its own registration; [`Change::None`] between calls.
     pub(crate) change: Change<R>,
+    /// Set by [`Context::keep_after_error`]; reset before each `on_error` with an error, the
+    /// only call that reads it (so the hot path never touches it).
+    pub(crate) keep: bool,
 }
 
 /// What a callback did to its own registration, applied when it returns. One field, so the
@@ -31,7 +34,8 @@ pub(crate) enum Change<R> {
 
 impl<R> Current<R> {
     pub(crate) fn new() -> Current<R> {
-        Current { key: Key::default(), readiness: Readiness::empty(), change: Change::None }
+        let (key, readiness) = (Key::default(), Readiness::empty());
+        Current { key, readiness, change: Change::None, keep: false }
     }
 
     pub(crate) fn closed(&self) -> bool {
@@ -171,6 +175,18 @@ impl<S, R> Context<'_, S, R> {
     /// [`close`](Self::close).
     pub fn set_timeout(&mut self, timeout: Timeout) {
         let _ = self.reg.set_timeout(self.reg.cur.key, timeout);
+    }
+
+    /// From `on_error` with [`Failure::Error`](crate::Failure::Error)`(Some(_))`: the error was
+    /// transient and is dealt with, keep the registration. For datagram sockets, whose pending
+    /// error is an ICMP report about one earlier datagram (`ECONNREFUSED` on a connected UDP
+    /// socket): reading `SO_ERROR`, which the manager did to fill in the failure, cleared it,
+    /// so the socket is not reported again and the loop cannot spin on it.
+    ///
+    /// Ignored for a hang-up, for an error without a pending `SO_ERROR` (a condition reading
+    /// it does not clear) and in any other callback: those stay terminal.
+    pub fn keep_after_error(&mut self) {
+        self.reg.cur.keep = true;
     }
 
     /// Closes this registration: it leaves epoll and its key dies now; the handler is dropped

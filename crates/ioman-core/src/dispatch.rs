@@ -50,8 +50,16 @@ pub(crate) fn event<S, R: Handler<S, R>>(
         let mut cx = Context { reg: &mut *reg, state };
         let bfd = fd.as_fd();
         if ready.is_error() {
-            handler.on_error(bfd, Failure::Error(socket_error(bfd)), &mut cx);
-            return cx.close(); // terminal
+            let error = socket_error(bfd);
+            let cleared = error.is_some();
+            cx.reg.cur.keep = false;
+            handler.on_error(bfd, Failure::Error(error), &mut cx);
+            // Terminal unless the handler kept it and the error was a pending SO_ERROR, which
+            // the read above cleared (so the next wait does not report it again).
+            if !(cleared && cx.reg.cur.keep) {
+                cx.close();
+            }
+            return;
         }
         if read {
             handler.on_read(bfd, &mut cx);

@@ -10,7 +10,9 @@ use std::io;
 
 /// Why `on_error` is called. Both are terminal: when `on_error` returns, the manager closes the
 /// registration (if the handler has not already), because a hung-up or failed fd stays "ready"
-/// forever and would otherwise spin the loop.
+/// forever and would otherwise spin the loop. The one exception is a socket error that reading
+/// `SO_ERROR` cleared, which a handler may declare transient with
+/// [`Context::keep_after_error`] (a datagram socket's ICMP report).
 #[derive(Debug)]
 pub enum Failure {
     /// `EPOLLHUP` with nothing left to read: the peer is gone in both directions (or a pipe's
@@ -105,8 +107,9 @@ pub trait Handler<S = (), R = Boxed<S>> {
         let _ = (fd, cx);
     }
 
-    /// The fd hung up or failed. The registration is closed after this returns, whatever the
-    /// handler does; the default does nothing more. The fd is still open during the call: a
+    /// The fd hung up or failed. The registration is closed after this returns (unless the
+    /// handler called [`Context::keep_after_error`] for a cleared socket error); the default
+    /// does nothing more. The fd is still open during the call: a
     /// handler that had paused reading (and so was not told the fd was readable) can read what
     /// the peer sent before hanging up.
     fn on_error(&mut self, fd: BorrowedFd<'_>, failure: Failure, cx: &mut Context<'_, S, R>) {

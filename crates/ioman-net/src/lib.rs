@@ -15,7 +15,8 @@
 //! | [`testing`] | drive a protocol without sockets: feed input in pieces, make the peer stop reading, finish or reset, advance a manual clock, see how each connection ended |
 //! | [`shutdown`] | SIGINT/SIGTERM → stop accepting, drain, return from `run` |
 //! | [`resolve`] | host names looked up on a [`WorkPool`](ioman_core::WorkPool) thread, answered on the loop; addresses interleaved by family |
-//! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address |
+//! | [`Datagram`], [`DatagramSocket`] | UDP (v4/v6) and Unix datagram protocols: `recvmmsg`/`sendmmsg` batches within a budget, a capped send queue with backpressure, errors (`EMSGSIZE`, ICMP) per destination, truncation reported, connected sockets |
+//! | [`Loops`] | one loop per core on one `SO_REUSEPORT` address (stream or datagram) |
 //!
 //! # Example: an echo server
 //! ```no_run
@@ -60,6 +61,7 @@ mod config;
 mod conn_timer;
 mod connection;
 mod connector;
+pub mod datagram;
 mod endpoint;
 mod error;
 mod flags;
@@ -81,6 +83,11 @@ mod transport;
 pub use config::{ConnConfig, ListenConfig};
 pub use connection::Connection;
 pub use connector::{ConnectReport, Connector, Retry};
+pub use datagram::{
+    Datagram, DatagramAddr, DatagramConfig, DatagramContext, DatagramOut, DatagramSocket,
+    DatagramStats, SendRefused, bind_datagram, connect_datagram, datagram_local_addr,
+    unbound_unix_datagram,
+};
 pub use endpoint::{BindOptions, Endpoint, connect, listen, local_endpoint, peer_endpoint};
 pub use error::NetError;
 pub use listener::{AcceptReport, Listener};

@@ -1,10 +1,11 @@
 //! [`Loops`]: one event loop per core. N threads, each with its own [`Manager`] and its own
-//! listening socket on the same address (`SO_REUSEPORT`, so the kernel spreads incoming
-//! connections; Unix sockets share one listening socket instead). Nothing is shared between
+//! listening (or datagram) socket on the same address (`SO_REUSEPORT`, so the kernel spreads
+//! incoming connections or datagrams; Unix sockets share one socket instead). Nothing is shared between
 //! loops at run time; shutdown reaches each through its [`Remote`](ioman_core::Remote).
 
 use crate::shutdown;
-use crate::{BindOptions, Endpoint, Net, NetError, listen, local_endpoint};
+use crate::{BindOptions, DatagramAddr, Endpoint, Net, NetError, listen, local_endpoint};
+use crate::{bind_datagram, datagram_local_addr};
 use ioman_core::Manager;
 use rustix::fd::OwnedFd;
 use std::io::Read;
@@ -67,6 +68,80 @@ impl Loops {
     {
         let sockets = bind_all(threads.max(1), endpoint)?;
         let local = local_endpoint(&sockets[0])?;
+        Loops::spawn_on(sockets, local, setup)
+    }
+
+    /// As [`spawn`](Self::spawn), for datagrams: `threads` UDP sockets bound to `endpoint`
+    /// with `SO_REUSEPORT` (the kernel spreads datagrams among them by a hash of the sender,
+    /// so one client's datagrams stay on one loop), or one Unix datagram socket shared. Each
+    /// thread's `setup` typically registers a [`DatagramSocket`](crate::DatagramSocket) on
+    /// its socket. [`local_addr`](Self::local_addr) is then `Endpoint::Tcp(addr)` for the UDP
+    /// address `addr`.
+    ///
+    /// ```
+    /// use ioman::Manager;
+    /// use ioman::net::{Datagram, DatagramAddr, DatagramConfig, DatagramContext, DatagramOut};
+    /// use ioman::net::{DatagramSocket, Endpoint, Loops, Net};
+    /// use std::time::Duration;
+    ///
+    /// struct Echo;
+    /// impl Datagram for Echo {
+    ///     fn on_datagram(&mut self, data: &[u8], from: &DatagramAddr, out: &mut DatagramOut,
+    ///                    _: &mut DatagramContext<'_>) {
+    ///         let _ = out.send_to(from, data);
+    ///     }
+    /// }
+    ///
+    /// let loops = Loops::spawn_datagram(2, &"127.0.0.1:0".parse()?, |_, socket| {
+    ///     let mut manager: Manager<Net<()>> = Manager::new()?;
+    ///     DatagramSocket::new(Echo, DatagramConfig::default()).register(&mut manager, socket)?;
+    ///     Ok(manager)
+    /// })?;
+    /// let Endpoint::Tcp(addr) = loops.local_addr().clone() else { unreachable!() };
+    /// let client = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    /// client.set_read_timeout(Some(Duration::from_secs(5)))?;
+    /// client.send_to(b"ping", addr)?;
+    /// let mut buf = [0; 4];
+    /// assert_eq!(client.recv_from(&mut buf)?.0, 4);
+    /// assert_eq!(&buf, b"ping");
+    /// loops.shutdown(Duration::from_secs(5));
+    /// loops.join()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spawn_datagram<S, F>(
+        threads: usize,
+        endpoint: &Endpoint,
+        setup: F,
+    ) -> Result<Loops, NetError>
+    where
+        S: 'static,
+        F: Fn(usize, OwnedFd) -> Result<Manager<Net<S>>, NetError> + Send + Sync + 'static,
+    {
+        let reuse = matches!(endpoint, Endpoint::Tcp(_) | Endpoint::Host { .. });
+        let first = bind_datagram(endpoint, reuse)?;
+        let local = match datagram_local_addr(&first)? {
+            DatagramAddr::Ip(addr) => Endpoint::Tcp(addr),
+            _ => endpoint.clone(),
+        };
+        let mut sockets = vec![first];
+        for _ in 1..threads.max(1) {
+            let socket = match &local {
+                Endpoint::Tcp(_) | Endpoint::Host { .. } => bind_datagram(&local, true)?,
+                Endpoint::Unix(_) => {
+                    sockets[0].try_clone().map_err(|source| NetError::Os { call: "dup", source })?
+                }
+            };
+            sockets.push(socket);
+        }
+        Loops::spawn_on(sockets, local, setup)
+    }
+
+    /// Starts one loop thread per socket.
+    fn spawn_on<S, F>(sockets: Vec<OwnedFd>, local: Endpoint, setup: F) -> Result<Loops, NetError>
+    where
+        S: 'static,
+        F: Fn(usize, OwnedFd) -> Result<Manager<Net<S>>, NetError> + Send + Sync + 'static,
+    {
         let setup = Arc::new(setup);
         let (tx, rx) = mpsc::channel::<Option<Stopper>>();
         let mut loops = Loops { local, threads: Vec::new(), stoppers: Vec::new() };

@@ -45,6 +45,19 @@ pub struct NetStats {
     pub bytes_read: u64,
     /// Bytes written to connections.
     pub bytes_written: u64,
+    /// Datagrams received and delivered by [`DatagramSocket`](crate::DatagramSocket)s.
+    pub datagrams_received: u64,
+    /// Datagrams sent by them.
+    pub datagrams_sent: u64,
+    /// `recvmmsg` calls they made (fewer than datagrams received when batching works).
+    pub datagram_recv_calls: u64,
+    /// `sendmmsg` calls they made.
+    pub datagram_send_calls: u64,
+    /// Datagrams longer than their socket's `max_datagram`, reported instead of delivered.
+    pub datagrams_truncated: u64,
+    /// Datagrams refused or bounced by the kernel (`EMSGSIZE`, ICMP errors...), reported
+    /// per destination.
+    pub datagram_send_errors: u64,
 }
 
 /// The loop-wide state of a manager serving connections: `Manager<Net<S>>`.
@@ -66,6 +79,11 @@ pub struct Net<S> {
     /// Live connections, with the output cap each accepts from its peers.
     pub(crate) conns: HashMap<Key, usize>,
     pub(crate) listeners: Vec<Key>,
+    /// Live datagram sockets (closed with the listeners at shutdown).
+    pub(crate) datagrams: Vec<Key>,
+    /// The receive buffer datagram sockets share (`batch × max_datagram`, the largest asked),
+    /// allocated on the first receive.
+    pub(crate) dgram_buf: Vec<u8>,
     pub(crate) draining: Option<Instant>,
     /// The timer that force-closes what is left when the drain deadline passes.
     pub(crate) drain_timer: Option<Key>,
@@ -96,6 +114,8 @@ impl<S> Net<S> {
             mail: HashMap::new(),
             conns: HashMap::new(),
             listeners: Vec::new(),
+            datagrams: Vec::new(),
+            dgram_buf: Vec::new(),
             draining: None,
             drain_timer: None,
             timers: HashMap::new(),
@@ -136,6 +156,12 @@ impl<S> Net<S> {
     /// Listening registrations made through [`Listener::register`](crate::Listener).
     pub fn listeners(&self) -> &[Key] {
         &self.listeners
+    }
+
+    /// Datagram sockets registered through
+    /// [`DatagramSocket::register`](crate::DatagramSocket::register) and still open.
+    pub fn datagram_sockets(&self) -> &[Key] {
+        &self.datagrams
     }
 
     /// The drain deadline, if a graceful shutdown is under way.

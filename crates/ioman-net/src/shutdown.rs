@@ -1,7 +1,8 @@
 //! Graceful shutdown: stop accepting, let open connections finish, and return from
 //! `Manager::run` — by the drain deadline at the latest.
 //!
-//! [`begin`] (or [`begin_in`] from a callback) closes every [`Listener`](crate::Listener),
+//! [`begin`] (or [`begin_in`] from a callback) closes every [`Listener`](crate::Listener)
+//! and [`DatagramSocket`](crate::DatagramSocket),
 //! marks the loop as draining and wakes every connection, whose protocol gets
 //! [`on_shutdown`](crate::Protocol::on_shutdown) (by default: close once the output is
 //! flushed). When the last connection closes, the manager is stopped; if some are still open
@@ -142,6 +143,10 @@ fn drain<S, O: Ops<S>>(ops: &mut O, grace: Duration) {
     let deadline = ops.now().checked_add(grace).unwrap_or_else(|| ops.now());
     ops.net().draining = Some(deadline);
     for key in std::mem::take(&mut ops.net().listeners) {
+        ops.close(key);
+    }
+    // Datagram sockets have no connections to drain: they close with the listeners.
+    for key in std::mem::take(&mut ops.net().datagrams) {
         ops.close(key);
     }
     let conns: Vec<Key> = ops.net().conns.keys().copied().collect();

@@ -45,7 +45,23 @@ pub struct Server {
 impl Server {
     /// Starts `cmd` with stdout and stderr appended to `log`, and waits until `port` accepts
     /// a connection (at most 15 s), failing early if the process exits.
-    pub fn start(name: &str, mut cmd: Command, port: u16, log: &Path) -> Result<Server> {
+    pub fn start(name: &str, cmd: Command, port: u16, log: &Path) -> Result<Server> {
+        let accepts = |port: u16| {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+            TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
+        };
+        Server::start_with(name, cmd, port, log, accepts)
+    }
+
+    /// As [`start`](Self::start), waiting until `ready(port)` holds instead (a UDP server
+    /// answers a probe datagram, for example).
+    pub fn start_with(
+        name: &str,
+        mut cmd: Command,
+        port: u16,
+        log: &Path,
+        ready: impl Fn(u16) -> bool,
+    ) -> Result<Server> {
         let out = File::create(log).with_context(|| format!("create {}", log.display()))?;
         let err = out.try_clone()?;
         let child = cmd
@@ -63,11 +79,11 @@ impl Server {
                 let tail: String = tail.lines().rev().take(5).collect::<Vec<_>>().join(" | ");
                 bail!("{name} exited at startup ({status}); log {}: {tail}", log.display());
             }
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+            if ready(port) {
                 return Ok(server);
             }
             if Instant::now() > deadline {
-                bail!("{name} did not accept connections on {addr} within 15 s");
+                bail!("{name} was not ready on {addr} within 15 s");
             }
             thread::sleep(Duration::from_millis(50));
         }
