@@ -61,6 +61,17 @@ pub struct Stamp {
 }
 
 impl Stamp {
+    /// The stamp of a `stat` result.
+    fn of_stat(st: &rustix::fs::Stat) -> Stamp {
+        Stamp {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            len: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: (st.st_mtime, i64::try_from(st.st_mtime_nsec).unwrap_or(0)),
+            ctime: (st.st_ctime, i64::try_from(st.st_ctime_nsec).unwrap_or(0)),
+        }
+    }
+
     fn of(meta: &Metadata) -> Stamp {
         Stamp {
             dev: meta.dev(),
@@ -136,16 +147,40 @@ impl Root {
     /// Looks `relative` up under the root, as the root's path resolves now.
     pub fn lookup(&self, relative: &Path) -> Lookup {
         let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        match fs::metadata(&self.given) {
-            Ok(meta) if meta.dev() == current.dev && meta.ino() == current.ino => {}
-            Ok(meta) if meta.is_dir() => match RootDir::open(&self.given) {
-                Ok(reopened) => *current = reopened,
-                Err(err) => return from_io(&err),
-            },
-            Ok(_) => return Lookup::NotFound,
-            Err(err) => return from_io(&err),
+        if let Err(outcome) = self.follow_root(&mut current) {
+            return outcome;
         }
         lookup(&current, relative)
+    }
+
+    /// The stamp of the regular file `relative` names now, by one `stat` from the root (the
+    /// root's own path checked first, as [`lookup`](Self::lookup) does), without opening it:
+    /// the cache's fast path ([`FileCache::get_stamp`]). The `stat` follows symlinks without
+    /// `RESOLVE_BENEATH`, so it decides nothing about safety: its stamp only selects an entry
+    /// the cache filled from a file opened beneath the root, and only the very same file
+    /// (device, inode, size, mtime and ctime) matches. Anything else goes the `openat2` way.
+    pub fn peek(&self, relative: &Path) -> Option<Stamp> {
+        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        self.follow_root(&mut current).ok()?;
+        let st = rustix::fs::statat(&current.dir, relative, rustix::fs::AtFlags::empty()).ok()?;
+        let regular = rustix::fs::FileType::from_raw_mode(st.st_mode).is_file();
+        regular.then(|| Stamp::of_stat(&st))
+    }
+
+    /// Re-opens the root if its path now names another directory (one `stat` of the path).
+    fn follow_root(&self, current: &mut RootDir) -> Result<(), Lookup> {
+        match fs::metadata(&self.given) {
+            Ok(meta) if meta.dev() == current.dev && meta.ino() == current.ino => Ok(()),
+            Ok(meta) if meta.is_dir() => match RootDir::open(&self.given) {
+                Ok(reopened) => {
+                    *current = reopened;
+                    Ok(())
+                }
+                Err(err) => Err(from_io(&err)),
+            },
+            Ok(_) => Err(Lookup::NotFound),
+            Err(err) => Err(from_io(&err)),
+        }
     }
 }
 
@@ -262,9 +297,14 @@ impl FileCache {
 
     /// Returns the cached contents of `file` if it is the very version that was cached.
     pub fn get(&self, file: &OpenFile) -> Option<Arc<[u8]>> {
+        self.get_stamp(&file.stamp)
+    }
+
+    /// Returns the cached contents of the file version `stamp`, if that very version is cached.
+    pub fn get_stamp(&self, stamp: &Stamp) -> Option<Arc<[u8]>> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let cached = inner.entries.get(&(file.stamp.dev, file.stamp.ino))?;
-        (cached.stamp == file.stamp).then(|| Arc::clone(&cached.bytes))
+        let cached = inner.entries.get(&(stamp.dev, stamp.ino))?;
+        (cached.stamp == *stamp).then(|| Arc::clone(&cached.bytes))
     }
 
     /// Whether a file of `len` bytes may be cached (and so read into memory to fill the cache).
