@@ -7,7 +7,8 @@
 //! `openat2` is missing, the slow path canonicalizes the candidate and serves it only if it is
 //! still under the canonical root (this accepts absolute symlinks that point back inside).
 //! One `openat2` and one `fstat` per request (nginx without `open_file_cache` does the same
-//! `open` + `fstat`), so a swapped symlink on the way (an atomic `current -> release-N` deploy)
+//! `open` + `fstat`); a cached small file is found by one `stat` instead ([`Root::peek`]).
+//! Either way a swapped symlink on the way (an atomic `current -> release-N` deploy)
 //! or a removed file is seen by the very next request. The root itself is kept open, and
 //! re-opened when the path it was given by resolves to another directory (one `stat` per
 //! request), so `--root /srv/current` follows its swaps too.
