@@ -32,18 +32,19 @@ impl Events {
 
     /// The `i`-th event: its token (the `u64` given at registration) and readiness.
     pub fn get(&self, i: usize) -> Option<(u64, Readiness)> {
-        self.list.get(i).map(|e| {
-            let flags = e.flags;
-            (e.data.u64(), Readiness::from_epoll(flags))
-        })
+        self.list.get(i).map(pair)
     }
 
     /// Iterates over the events of the last wait (over the slice itself: no index checks).
     #[inline]
     pub fn iter(&self) -> impl Iterator<Item = (u64, Readiness)> + '_ {
-        self.list.iter().map(|e| {
-            let flags = e.flags;
-            (e.data.u64(), Readiness::from_epoll(flags))
-        })
+        self.list.iter().map(pair)
     }
+}
+
+/// One event as `(token, readiness)`.
+#[inline]
+fn pair(e: &epoll::Event) -> (u64, Readiness) {
+    let flags = e.flags;
+    (e.data.u64(), Readiness::from_epoll(flags))
 }

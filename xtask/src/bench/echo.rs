@@ -121,22 +121,30 @@ pub(super) fn load(
         .args(["--duration", &ctx.run_time.as_secs_f64().to_string()])
         .args(["--warmup", &ctx.warmup.as_secs_f64().to_string()])
         .args(["--max-messages", "200000000"]);
+    measured(ctx, cmd, server, "loadgen")
+}
+
+/// Runs a load client (`cmd`, already given its flags) against `server` and reads its JSON
+/// line: (messages/s, p99 µs, server CPU ns per message). The client's errors, or a failed
+/// exit, fail the run. Shared by every client with loadgen's JSON fields (`udp-load` too).
+pub(super) fn measured(
+    ctx: &Ctx,
+    cmd: std::process::Command,
+    server: &Server,
+    who: &str,
+) -> Result<(f64, f64, Option<f64>)> {
     let cpu0 = server.cpu();
     let out = proc::run_bounded(cmd, ctx.warmup + ctx.run_time + Duration::from_secs(60))?;
     let cpu1 = server.cpu();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let line = stdout.lines().rev().find(|l| l.starts_with('{')).with_context(|| {
-        format!(
-            "loadgen printed no JSON ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
+        format!("{who} printed no JSON ({}): {}", out.status, String::from_utf8_lossy(&out.stderr))
     })?;
     let obj = json::parse_object(line)?;
     let errors = num(&obj, "errors").unwrap_or(f64::NAN);
     if !out.status.success() || errors != 0.0 {
         let human = stdout.lines().next().unwrap_or_default();
-        bail!("loadgen reported errors ({}): {human}", out.status);
+        bail!("{who} reported errors ({}): {human}", out.status);
     }
     let rate = num(&obj, "msgs_per_sec").context("msgs_per_sec")?;
     let p99 = num(&obj, "p99_us").context("p99_us")?;

@@ -8,10 +8,9 @@
 //! when the single client CPU is the limit).
 
 use super::Ctx;
-use super::json::{self, num};
 use super::proc::{self, CLIENT_CPU, SERVER_CPU, Server};
 use super::report::{Better, Record};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -151,29 +150,5 @@ fn load(ctx: &Ctx, client: &Path, server: &Server, p: &Point) -> Result<(f64, f6
         .args(["--duration", &ctx.run_time.as_secs_f64().to_string()])
         .args(["--warmup", &ctx.warmup.as_secs_f64().to_string()])
         .args(["--max-messages", "200000000"]);
-    let cpu0 = server.cpu();
-    let out = proc::run_bounded(cmd, ctx.warmup + ctx.run_time + Duration::from_secs(60))?;
-    let cpu1 = server.cpu();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).with_context(|| {
-        format!(
-            "udp-load printed no JSON ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })?;
-    let obj = json::parse_object(line)?;
-    let errors = num(&obj, "errors").unwrap_or(f64::NAN);
-    if !out.status.success() || errors != 0.0 {
-        let human = stdout.lines().next().unwrap_or_default();
-        bail!("udp-load reported errors ({}): {human}", out.status);
-    }
-    let rate = num(&obj, "msgs_per_sec").context("msgs_per_sec")?;
-    let p99 = num(&obj, "p99_us").context("p99_us")?;
-    let all = num(&obj, "all_messages").unwrap_or(0.0);
-    let cpu = match (cpu0, cpu1) {
-        (Some(a), Some(b)) if all > 0.0 => Some(b.saturating_sub(a).as_nanos() as f64 / all),
-        _ => None,
-    };
-    Ok((rate, p99, cpu))
+    super::echo::measured(ctx, cmd, server, "udp-load")
 }
