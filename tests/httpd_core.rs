@@ -9,12 +9,13 @@ mod httpd;
 mod proto;
 
 use std::fs;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use httpd::*;
 use ioman::net::Outbox;
 use proptest::prelude::*;
 use proto::http::{HttpSession, Progress};
+use proto::peeks::MAX_PATHS;
 use proto::site::{Limits, Site, WELCOME_PAGE};
 
 #[test]
@@ -438,6 +439,60 @@ fn the_cache_serves_fresh_contents() {
     let (resp, _) = one(&site, &get("/big.txt"), 200);
     assert_eq!(resp.body.len(), 2000);
     assert!(cache.len() <= 1);
+}
+
+#[test]
+fn one_stat_per_path_per_turn_and_cached_answers_match_uncached_ones() {
+    let fx = fixture();
+    let mut site = Site::with_root(&fx.root.0).unwrap().with_clock(fixed_now).with_cache_settle(
+        1024,
+        4096,
+        Duration::ZERO,
+    );
+    let turn = Instant::now();
+    site.enter_turn(turn);
+    // The first answer comes from the open file (and fills the cache), the second from the
+    // cache's fast path: byte for byte the same.
+    let (first, _) = run(&site, get("/notes.txt").as_bytes());
+    let (second, _) = run(&site, get("/notes.txt").as_bytes());
+    assert_eq!(site.cache().unwrap().len(), 1);
+    assert_eq!(String::from_utf8_lossy(&first), String::from_utf8_lossy(&second));
+    assert_eq!(site.peeks_remembered(), 1, "one stat for both requests of the turn");
+    // A change is seen from the next turn on.
+    fs::write(fx.root.0.join("notes.txt"), "changed, and longer than before").unwrap();
+    site.enter_turn(turn + Duration::from_micros(1));
+    assert_eq!(site.peeks_remembered(), 0);
+    let (resp, _) = one(&site, &get("/notes.txt"), 200);
+    assert_eq!(resp.body, b"changed, and longer than before");
+    // However many paths one turn's requests name, the memo stays bounded.
+    site.enter_turn(turn + Duration::from_micros(2));
+    for i in 0..MAX_PATHS + 10 {
+        one(&site, &get(&format!("/missing-{i}")), 404);
+    }
+    assert_eq!(site.peeks_remembered(), MAX_PATHS);
+    // A site never told the turn remembers nothing: every request stats.
+    let untold = Site::with_root(&fx.root.0).unwrap().with_clock(fixed_now);
+    let untold = untold.with_cache_settle(1024, 4096, Duration::ZERO);
+    one(&untold, &get("/notes.txt"), 200);
+    assert_eq!(untold.peeks_remembered(), 0);
+}
+
+#[test]
+fn a_cached_file_never_claims_a_last_modified_after_the_date() {
+    fn early() -> std::time::SystemTime {
+        std::time::UNIX_EPOCH + Duration::from_secs(1000)
+    }
+    let fx = fixture();
+    let site = Site::with_root(&fx.root.0).unwrap().with_clock(early);
+    let site = site.with_cache_settle(1024, 4096, Duration::ZERO);
+    for _ in 0..2 {
+        let (out, _) = run(&site, get("/notes.txt").as_bytes());
+        let resp = responses(&out, &[false]).remove(0);
+        assert_eq!(resp.status, 200);
+        assert_eq!(resp.header("Date"), Some("Thu, 01 Jan 1970 00:16:40 GMT"));
+        assert_eq!(resp.header("Last-Modified"), resp.header("Date"), "clamped, cached or not");
+    }
+    assert_eq!(site.cache().unwrap().len(), 1);
 }
 
 #[test]

@@ -7,22 +7,25 @@
 //! `openat2` is missing, the slow path canonicalizes the candidate and serves it only if it is
 //! still under the canonical root (this accepts absolute symlinks that point back inside).
 //! One `openat2` and one `fstat` per request (nginx without `open_file_cache` does the same
-//! `open` + `fstat`); a cached small file is found by one `stat` instead ([`Root::peek`]).
+//! `open` + `fstat`); a cached small file is found by one `stat` of the whole path instead
+//! ([`Root::peek`]).
 //! Either way a swapped symlink on the way (an atomic `current -> release-N` deploy)
 //! or a removed file is seen by the very next request. The root itself is kept open, and
-//! re-opened when the path it was given by resolves to another directory (one `stat` per
-//! request), so `--root /srv/current` follows its swaps too.
+//! re-opened when the path it was given by resolves to another directory (one more `stat` per
+//! uncached request), so `--root /srv/current` follows its swaps too.
 //!
 //! A found file is opened, never read here: its body is sent from the open file with `sendfile`
 //! (see `http.rs`). The one read is [`read_small`], which fills the cache, and only for files no
 //! larger than the cache's per-file limit ([`FileCache::admits`]); big files never enter memory.
 //! These calls block, which is acceptable for this example.
 
+use super::conditional::Validators;
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use std::collections::HashMap;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -154,16 +157,20 @@ impl Root {
         lookup(&current, relative)
     }
 
-    /// The stamp of the regular file `relative` names now, by one `stat` from the root (the
-    /// root's own path checked first, as [`lookup`](Self::lookup) does), without opening it:
-    /// the cache's fast path ([`FileCache::get_stamp`]). The `stat` follows symlinks without
-    /// `RESOLVE_BENEATH`, so it decides nothing about safety: its stamp only selects an entry
-    /// the cache filled from a file opened beneath the root, and only the very same file
-    /// (device, inode, size, mtime and ctime) matches. Anything else goes the `openat2` way.
-    pub fn peek(&self, relative: &Path) -> Option<Stamp> {
-        let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        self.follow_root(&mut current).ok()?;
-        let st = rustix::fs::statat(&current.dir, relative, rustix::fs::AtFlags::empty()).ok()?;
+    /// The stamp of the regular file `relative` names now, by one `stat` of the root's path
+    /// joined with `relative` (built in `scratch`, so nothing is allocated), without opening
+    /// it: the cache's fast path ([`FileCache::get_stamp`]). Resolving the root's path and the
+    /// file's in one walk sees a swapped root exactly as [`lookup`](Self::lookup) does, without
+    /// a second `stat` for the root. The `stat` follows symlinks without `RESOLVE_BENEATH`, so
+    /// it decides nothing about safety: its stamp only selects an entry the cache filled from a
+    /// file opened beneath the root, and only the very same file (device, inode, size, mtime
+    /// and ctime) matches. Anything else goes the `openat2` way.
+    pub fn peek(&self, relative: &Path, scratch: &mut Vec<u8>) -> Option<Stamp> {
+        scratch.clear();
+        scratch.extend_from_slice(self.given.as_os_str().as_bytes());
+        scratch.push(b'/');
+        scratch.extend_from_slice(relative.as_os_str().as_bytes());
+        let st = rustix::fs::stat(scratch.as_slice()).ok()?;
         let regular = rustix::fs::FileType::from_raw_mode(st.st_mode).is_file();
         regular.then(|| Stamp::of_stat(&st))
     }
@@ -272,14 +279,32 @@ pub struct FileCache {
 
 #[derive(Debug, Default)]
 struct CacheInner {
-    entries: HashMap<(u64, u64), CachedFile>,
+    entries: HashMap<(u64, u64), Arc<CachedFile>>,
     total: u64,
 }
 
+/// One cached file version: its contents, and what a 200 response says about it, formatted
+/// once when it was cached rather than on every hit.
 #[derive(Debug)]
-struct CachedFile {
+pub struct CachedFile {
     stamp: Stamp,
-    bytes: Arc<[u8]>,
+    /// The contents.
+    pub bytes: Arc<[u8]>,
+    /// Its validators, with `Last-Modified` not clamped to any response's `Date` (a cached
+    /// file is settled: its mtime lies in the past); a server whose clock has since gone back
+    /// before it must not use them (see [`Self::dated_before`]).
+    pub validators: Validators,
+    /// Its 200 response's fields between `Date` and `Connection` (`Content-Type`,
+    /// `Content-Length`, `ETag`, `Last-Modified`, `Accept-Ranges`), with their line ends.
+    pub fields: Box<[u8]>,
+}
+
+impl CachedFile {
+    /// Whether its `Last-Modified` lies after `now` (seconds since the epoch): the clock went
+    /// back since it was cached, so the validators must be made again, clamped.
+    pub fn dated_before(&self, now: u64) -> bool {
+        self.validators.last_modified > now
+    }
 }
 
 impl FileCache {
@@ -296,16 +321,16 @@ impl FileCache {
         self
     }
 
-    /// Returns the cached contents of `file` if it is the very version that was cached.
-    pub fn get(&self, file: &OpenFile) -> Option<Arc<[u8]>> {
+    /// Returns the cached `file` if it is the very version that was cached.
+    pub fn get(&self, file: &OpenFile) -> Option<Arc<CachedFile>> {
         self.get_stamp(&file.stamp)
     }
 
-    /// Returns the cached contents of the file version `stamp`, if that very version is cached.
-    pub fn get_stamp(&self, stamp: &Stamp) -> Option<Arc<[u8]>> {
+    /// Returns the cached file version `stamp`, if that very version is cached.
+    pub fn get_stamp(&self, stamp: &Stamp) -> Option<Arc<CachedFile>> {
         let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = inner.entries.get(&(stamp.dev, stamp.ino))?;
-        (cached.stamp == *stamp).then(|| Arc::clone(&cached.bytes))
+        (cached.stamp == *stamp).then(|| Arc::clone(cached))
     }
 
     /// Whether a file of `len` bytes may be cached (and so read into memory to fill the cache).
@@ -327,8 +352,15 @@ impl FileCache {
         last.saturating_add(self.settle) <= now
     }
 
-    /// Remembers `bytes` as the contents of `file`, if it is small enough ([`Self::admits`]).
-    pub fn insert(&self, file: &OpenFile, bytes: Arc<[u8]>) {
+    /// Remembers `bytes` as the contents of `file`, if it is small enough ([`Self::admits`]),
+    /// with the `validators` and the 200 response `fields` made for it (see [`CachedFile`]).
+    pub fn insert(
+        &self,
+        file: &OpenFile,
+        bytes: Arc<[u8]>,
+        validators: &Validators,
+        fields: &[u8],
+    ) {
         let len = bytes.len() as u64;
         if !self.admits(len) || len != file.len() {
             return;
@@ -345,7 +377,9 @@ impl FileCache {
             }
         }
         inner.total += len;
-        inner.entries.insert(key, CachedFile { stamp: file.stamp, bytes });
+        let validators = validators.clone();
+        let cached = CachedFile { stamp: file.stamp, bytes, validators, fields: fields.into() };
+        inner.entries.insert(key, Arc::new(cached));
     }
 
     /// The number of cached files.

@@ -47,7 +47,7 @@
 
 use super::chunked::{ChunkedBody, Skipped};
 use super::conditional::Validators;
-use super::files::{self, Lookup};
+use super::files::{self, CachedFile, Lookup};
 use super::mime::{self, ContentType};
 use super::path;
 use super::range::{self, RangeAnswer};
@@ -55,6 +55,7 @@ use super::request::{Fields, KNOWN_METHODS, Transfer, Version, too_large, versio
 use super::response::{self, ConnectionHeader, DateCache, Status, write_error, write_error_with};
 use super::site::{Site, WELCOME_PAGE};
 use ioman::net::Outbox;
+use std::mem::MaybeUninit;
 use std::sync::Arc;
 
 /// Hard cap on `Limits::max_headers`: the header array lives on the stack (8 KiB).
@@ -100,6 +101,8 @@ pub struct HttpSession {
     date: DateCache,
     /// Reused buffer for the validators of the file being served.
     validators: Validators,
+    /// Reused buffer for the path the cache's fast path `stat`s.
+    stat_path: Vec<u8>,
 }
 
 /// The result of looking at the start of the unconsumed input.
@@ -225,10 +228,14 @@ impl HttpSession {
         let limits = site.limits();
         // Parsing only a window keeps the outcome independent of how the bytes were split.
         let window = rest.get(..limits.max_head_bytes).unwrap_or(rest);
-        let mut storage = [httparse::EMPTY_HEADER; MAX_HEADERS_CAP];
+        // Left uninitialized: httparse writes only the headers it finds, and filling 256 empty
+        // ones first cost more than the rest of parsing a small request.
+        let mut storage =
+            [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS_CAP];
         let max_headers = limits.max_headers.min(MAX_HEADERS_CAP);
-        let mut req = httparse::Request::new(storage.get_mut(..max_headers).unwrap_or_default());
-        let mut parsed = req.parse(window);
+        let mut req = httparse::Request::new(&mut []);
+        let headers = storage.get_mut(..max_headers).unwrap_or_default();
+        let mut parsed = req.parse_with_uninit_headers(window, headers);
         if let Err(httparse::Error::Version) = parsed {
             match version(window) {
                 Version::Minor(at) => {
@@ -238,9 +245,9 @@ impl HttpSession {
                     if let Some(minor) = scratch.get_mut(at) {
                         *minor = b'1';
                     }
-                    req =
-                        httparse::Request::new(storage.get_mut(..max_headers).unwrap_or_default());
-                    parsed = req.parse(scratch);
+                    req = httparse::Request::new(&mut []);
+                    let headers = storage.get_mut(..max_headers).unwrap_or_default();
+                    parsed = req.parse_with_uninit_headers(scratch, headers);
                 }
                 Version::Unsupported => {
                     return self.refuse(site, out, Status::VersionNotSupported, 0, false);
@@ -333,7 +340,7 @@ impl HttpSession {
 
     /// Writes the response for a GET or HEAD; returns whether it forced a close.
     fn serve(&mut self, site: &Site, request: &Request<'_, '_>, out: &mut Outbox) -> bool {
-        let HttpSession { path: decoded, date, validators, .. } = self;
+        let HttpSession { path: decoded, date, validators, stat_path, .. } = self;
         let now = site.now();
         let date = date.at(now);
         let head_only = request.head_only;
@@ -359,16 +366,13 @@ impl HttpSession {
         };
         let relative = path::relative_path(decoded);
         let fields = request.fields;
-        // The fast path: a cached small file, found by one `stat` (no open) and served from
-        // memory when the file is the very version cached (see `Root::peek`).
+        // The fast path: a cached small file, found by one `stat` (no open, and one per path
+        // per loop turn) and served from memory, with its response fields made when it was
+        // cached, when the file is the very version cached (see `Root::peek`, `PeekMemo`).
         if let (Some(cache), None) = (site.cache(), fields.range) {
-            if let Some((stamp, bytes)) =
-                root.peek(&relative).and_then(|s| Some((s, cache.get_stamp(&s)?)))
-            {
-                validators.set(&stamp, response::unix_secs(now));
-                let content_type = mime::content_type(&relative);
-                let cached = Cached { bytes, content_type, head_only, connection };
-                serve_cached(out, date, validators, fields, cached);
+            let cached = site.peek(&relative, stat_path).and_then(|stamp| cache.get_stamp(&stamp));
+            if let Some(cached) = cached.filter(|c| !c.dated_before(response::unix_secs(now))) {
+                serve_cached(out, date, fields, &cached, head_only, connection);
                 return false;
             }
         }
@@ -452,7 +456,7 @@ impl HttpSession {
             return false;
         };
         let bytes = match cache.get(&file) {
-            Some(bytes) => bytes,
+            Some(cached) => Arc::clone(&cached.bytes),
             None if !cache.settled(&file) => {
                 // Changed a moment ago: not trusted to the cache yet (see `FileCache`).
                 out.push_file(file.file, 0, len);
@@ -460,7 +464,14 @@ impl HttpSession {
             }
             None => match files::read_small(&mut file) {
                 Ok(Some(bytes)) => {
-                    cache.insert(&file, bytes.clone());
+                    // Unclamped (settled means the mtime is in the past): a clock set back
+                    // later makes `dated_before` send hits the slow way, clamped again.
+                    let mut unclamped = Validators::default();
+                    unclamped.set(&file.stamp, u64::MAX);
+                    let mut fields = Vec::new();
+                    response::content(&mut fields, content_type, len);
+                    push_validators(&mut fields, &unclamped);
+                    cache.insert(&file, bytes.clone(), &unclamped, &fields);
                     bytes
                 }
                 // The file changed size while being read, or could not be read: its head is
@@ -473,24 +484,17 @@ impl HttpSession {
     }
 }
 
-/// A response from the cache's fast path.
-struct Cached {
-    bytes: Arc<[u8]>,
-    content_type: ContentType,
-    head_only: bool,
-    connection: ConnectionHeader,
-}
-
-/// Answers a GET or HEAD (without `Range`) of a cached file version whose validators are set:
-/// 412 or 304 as the conditions say, else 200 with the cached bytes.
+/// Answers a GET or HEAD (without `Range`) of a cached file version: 412 or 304 as the
+/// conditions say, else 200 with the fields and bytes made when it was cached.
 fn serve_cached(
     out: &mut Outbox,
     date: &[u8],
-    validators: &Validators,
     fields: &Fields<'_>,
-    cached: Cached,
+    cached: &Arc<CachedFile>,
+    head_only: bool,
+    connection: ConnectionHeader,
 ) {
-    let Cached { bytes, content_type, head_only, connection } = cached;
+    let validators = &cached.validators;
     if fields.conditions.precondition_failed(validators) {
         let status = Status::PreconditionFailed;
         write_error_with(out.vec(), status, date, connection, head_only, |head| {
@@ -506,11 +510,10 @@ fn serve_cached(
         return;
     }
     response::start(head, Status::Ok, date);
-    response::content(head, content_type, bytes.len() as u64);
-    push_validators(head, validators);
+    head.extend_from_slice(&cached.fields);
     response::finish(head, connection);
     if !head_only {
-        send_bytes(out, bytes);
+        send_bytes(out, Arc::clone(&cached.bytes));
     }
 }
 

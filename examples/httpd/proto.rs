@@ -20,6 +20,8 @@ pub mod http;
 pub mod mime;
 #[path = "path.rs"]
 pub mod path;
+#[path = "peeks.rs"]
+pub mod peeks;
 #[path = "range.rs"]
 pub mod range;
 #[path = "request.rs"]

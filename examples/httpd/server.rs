@@ -75,7 +75,10 @@ impl Protocol<Site> for Http {
         out: &mut Outbox,
         cx: &mut ProtoContext<'_, Site>,
     ) -> usize {
-        let progress = self.session.on_bytes(cx.state(), input, out);
+        let now = cx.now();
+        let site = cx.state();
+        site.enter_turn(now);
+        let progress = self.session.on_bytes(site, input, out);
         if progress.close {
             cx.close_after_flush();
             self.disarm(cx);

@@ -5,7 +5,10 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use super::files::{FileCache, Root};
+use super::files::{FileCache, Root, Stamp};
+use super::peeks::PeekMemo;
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
 
 /// The page served at `/` and `/index.html` when no root directory is configured.
 pub const WELCOME_PAGE: &str = "<!DOCTYPE html>
@@ -47,13 +50,22 @@ pub struct Site {
     limits: Limits,
     cache: Option<FileCache>,
     clock: fn() -> SystemTime,
+    /// The cache's fast-path `stat`s of this loop turn (a mutex only to keep `Site` `Sync`;
+    /// each loop has its own `Site`, so it is never contended).
+    peeks: Mutex<PeekMemo>,
 }
 
 impl Site {
     /// A site without a root: the embedded [`WELCOME_PAGE`] at `/` and `/index.html`, 404
     /// elsewhere.
     pub fn welcome() -> Site {
-        Site { root: None, limits: Limits::default(), cache: None, clock: SystemTime::now }
+        Site {
+            root: None,
+            limits: Limits::default(),
+            cache: None,
+            clock: SystemTime::now,
+            peeks: Mutex::default(),
+        }
     }
 
     /// A site serving the files under `root`, which must exist and be a directory. The path is
@@ -94,6 +106,27 @@ impl Site {
     pub fn with_cache_settle(mut self, max_file: u64, max_total: u64, settle: Duration) -> Site {
         self.cache = Some(FileCache::new(max_file, max_total).with_settle(settle));
         self
+    }
+
+    /// Tells the site that the loop turn which began at `now` is running (the connection does
+    /// so before each delivery): within one turn, requests for the same path share one `stat`
+    /// (see [`PeekMemo`]). A site never told `stat`s on every request.
+    pub fn enter_turn(&mut self, now: Instant) {
+        self.peeks.get_mut().unwrap_or_else(PoisonError::into_inner).enter_turn(now);
+    }
+
+    /// The stamp of the regular file `relative` names under the root now, as seen this turn
+    /// ([`Root::peek`] through the turn's [`PeekMemo`]); `None` without a root.
+    pub fn peek(&self, relative: &Path, scratch: &mut Vec<u8>) -> Option<Stamp> {
+        use std::os::unix::ffi::OsStrExt;
+        let root = self.root.as_ref()?;
+        let mut peeks = self.peeks.lock().unwrap_or_else(PoisonError::into_inner);
+        peeks.stamp(relative.as_os_str().as_bytes(), || root.peek(relative, scratch))
+    }
+
+    /// How many paths the current turn's memo holds (for tests).
+    pub fn peeks_remembered(&self) -> usize {
+        self.peeks.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     /// The root directory, or `None` for the welcome-page site.
