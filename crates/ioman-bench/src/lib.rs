@@ -23,6 +23,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod cpu;
 pub mod histogram;
 pub mod loadgen;
 pub mod loadgen_epoll;

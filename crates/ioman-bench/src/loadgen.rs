@@ -21,6 +21,7 @@ mod state;
 pub use cmd::command_line;
 pub use conn::{ConnError, EchoClient};
 
+use crate::cpu::CpuTimes;
 use crate::pattern::MAX_DEPTH;
 use anyhow::{Context, Result, anyhow, ensure};
 use ioman_core::{Manager, Timeout, Timer};
@@ -75,6 +76,8 @@ pub struct Report {
     pub p50: Duration,
     /// 99th-percentile round trip.
     pub p99: Duration,
+    /// The generator's own CPU time at the end of the run (warm-up and connecting included).
+    pub cpu: Option<CpuTimes>,
 }
 
 impl Report {
@@ -84,17 +87,27 @@ impl Report {
         if secs > 0.0 { self.messages as f64 / secs } else { 0.0 }
     }
 
+    /// The generator's own CPU nanoseconds per message (user, system), over the whole run.
+    pub fn cpu_per_message(&self) -> Option<(f64, f64)> {
+        let cpu = self.cpu?;
+        let n = self.all_messages as f64;
+        (n > 0.0).then(|| (cpu.user.as_nanos() as f64 / n, cpu.system.as_nanos() as f64 / n))
+    }
+
     /// The one-line JSON summary the harness parses.
     pub fn json(&self) -> String {
+        let (user, system) = self.cpu_per_message().unwrap_or((f64::NAN, f64::NAN));
         format!(
             "{{\"msgs_per_sec\":{:.1},\"p50_us\":{:.1},\"p99_us\":{:.1},\"errors\":{},\
-             \"messages\":{},\"all_messages\":{}}}",
+             \"messages\":{},\"all_messages\":{},\"client_user_ns\":{},\"client_sys_ns\":{}}}",
             self.msgs_per_sec(),
             self.p50.as_nanos() as f64 / 1e3,
             self.p99.as_nanos() as f64 / 1e3,
             self.errors,
             self.messages,
             self.all_messages,
+            json_number(user),
+            json_number(system),
         )
     }
 
@@ -191,4 +204,9 @@ pub fn run(cfg: &Config) -> Result<Report> {
         return Err(anyhow!(e));
     }
     Ok(run.report(Instant::now()))
+}
+
+/// A number for the JSON line: `null` when it is not finite (JSON has no NaN).
+fn json_number(x: f64) -> String {
+    if x.is_finite() { format!("{x:.1}") } else { "null".to_owned() }
 }

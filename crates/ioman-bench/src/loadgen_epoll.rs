@@ -150,5 +150,6 @@ pub fn run(cfg: &Config) -> Result<Report> {
         first_error,
         p50: hist.quantile(0.50),
         p99: hist.quantile(0.99),
+        cpu: crate::cpu::CpuTimes::own(),
     })
 }

@@ -65,7 +65,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         for round in 0..ctx.rounds {
             for (server, s) in servers.iter().zip(&mut samples) {
                 match load(ctx, &loadgen, server, point) {
-                    Ok((rate, p99, cpu)) => {
+                    Ok(Measured { rate, p99, server_cpu: cpu, .. }) => {
                         println!(
                             "    round {round} {:<10} {rate:>10.0} msgs/s  p99 {p99:>8.1} us  \
                              {} ns CPU/msg",
@@ -106,14 +106,22 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
     Ok(())
 }
 
-/// One pinned loadgen run against `server`: (msgs/s, p99 µs, server CPU ns per message).
+/// What one load-client run measured.
+pub(super) struct Measured {
+    /// Messages (or datagrams) per second in the measured window.
+    pub rate: f64,
+    /// 99th-percentile round trip, µs.
+    pub p99: f64,
+    /// The server's CPU ns per message, over the whole run.
+    pub server_cpu: Option<f64>,
+    /// The client's own CPU ns per message, user + system, over the whole run (when it
+    /// reports it).
+    pub client_cpu: Option<f64>,
+}
+
+/// One pinned loadgen run against `server`.
 /// `loadgen` is any generator with loadgen's flags and JSON line (`loadgen-epoll` too).
-pub(super) fn load(
-    ctx: &Ctx,
-    loadgen: &Path,
-    server: &Server,
-    p: &Point,
-) -> Result<(f64, f64, Option<f64>)> {
+pub(super) fn load(ctx: &Ctx, loadgen: &Path, server: &Server, p: &Point) -> Result<Measured> {
     let mut cmd = proc::command(ctx.pin, CLIENT_CPU, loadgen);
     cmd.args(["--addr", &server.addr.to_string()])
         .args(["--conns", &p.conns.to_string(), "--size", &p.size.to_string()])
@@ -125,14 +133,14 @@ pub(super) fn load(
 }
 
 /// Runs a load client (`cmd`, already given its flags) against `server` and reads its JSON
-/// line: (messages/s, p99 µs, server CPU ns per message). The client's errors, or a failed
-/// exit, fail the run. Shared by every client with loadgen's JSON fields (`udp-load` too).
+/// line. The client's errors, or a failed exit, fail the run. Shared by every client with
+/// loadgen's JSON fields (`udp-load` too).
 pub(super) fn measured(
     ctx: &Ctx,
     cmd: std::process::Command,
     server: &Server,
     who: &str,
-) -> Result<(f64, f64, Option<f64>)> {
+) -> Result<Measured> {
     let cpu0 = server.cpu();
     let out = proc::run_bounded(cmd, ctx.warmup + ctx.run_time + Duration::from_secs(60))?;
     let cpu1 = server.cpu();
@@ -153,5 +161,10 @@ pub(super) fn measured(
         (Some(a), Some(b)) if all > 0.0 => Some(b.saturating_sub(a).as_nanos() as f64 / all),
         _ => None,
     };
-    Ok((rate, p99, cpu))
+    let client = ["client_user_ns", "client_sys_ns"].map(|field| num(&obj, field));
+    let client_cpu = match client {
+        [Some(user), Some(system)] => Some(user + system),
+        _ => None,
+    };
+    Ok(Measured { rate, p99, server_cpu: cpu, client_cpu })
 }

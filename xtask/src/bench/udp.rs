@@ -69,7 +69,7 @@ pub fn run(ctx: &mut Ctx) -> Result<()> {
         for round in 0..ctx.rounds {
             for (server, s) in servers.iter().zip(&mut samples) {
                 match load(ctx, &client, server, point) {
-                    Ok((rate, p99, cpu)) => {
+                    Ok(super::echo::Measured { rate, p99, server_cpu: cpu, .. }) => {
                         println!(
                             "    round {round} {:<14} {rate:>10.0} datagrams/s  p99 {p99:>8.1} us  \
                              {} ns CPU/datagram",
@@ -141,8 +141,8 @@ fn udp_answers(port: u16) -> bool {
     probe().unwrap_or(false)
 }
 
-/// One pinned run: (datagrams/s, p99 µs, server CPU ns per datagram).
-fn load(ctx: &Ctx, client: &Path, server: &Server, p: &Point) -> Result<(f64, f64, Option<f64>)> {
+/// One pinned run (rates in datagrams).
+fn load(ctx: &Ctx, client: &Path, server: &Server, p: &Point) -> Result<super::echo::Measured> {
     let mut cmd = proc::command(ctx.pin, CLIENT_CPU, client);
     cmd.args(["--addr", &server.addr.to_string()])
         .args(["--conns", &p.conns.to_string(), "--window", &p.window.to_string()])

@@ -141,6 +141,7 @@ impl Run {
             first_error: t.first_error.clone(),
             p50: t.hist.quantile(0.50),
             p99: t.hist.quantile(0.99),
+            cpu: crate::cpu::CpuTimes::own(),
         }
     }
 }
