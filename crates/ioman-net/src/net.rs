@@ -74,7 +74,7 @@ pub struct NetStats {
 pub struct Net<S> {
     app: S,
     pub(crate) read_buf: Box<[u8]>,
-    pub(crate) scratch: Outbox,
+    pub(crate) scratch: Option<Outbox>,
     pub(crate) mail: HashMap<Key, Mail>,
     /// Live connections, with the output cap each accepts from its peers.
     pub(crate) conns: HashMap<Key, usize>,
@@ -110,7 +110,7 @@ impl<S> Net<S> {
         Net {
             app,
             read_buf: vec![0; bytes.max(512)].into_boxed_slice(),
-            scratch: Outbox::new(),
+            scratch: Some(Outbox::new()),
             mail: HashMap::new(),
             conns: HashMap::new(),
             listeners: Vec::new(),

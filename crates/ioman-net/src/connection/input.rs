@@ -229,7 +229,8 @@ impl<P> Connection<P> {
         let direct = self.queue.is_empty();
         let mut out = match direct {
             true => {
-                let mut scratch = std::mem::take(&mut cx.state().scratch);
+                // An `Option` taken and put back: no placeholder outbox is built and dropped.
+                let mut scratch = cx.state().scratch.take().unwrap_or_default();
                 scratch.set_limits(self.config.high_water, self.config.output_cap());
                 scratch
             }
@@ -272,7 +273,7 @@ impl<P> Connection<P> {
                 }
             }
             out.reset_scratch();
-            cx.state().scratch = out;
+            cx.state().scratch = Some(out);
         }
         cx.state().stats.bytes_written += *sent.as_ref().unwrap_or(&0) as u64;
         if overflowed {
