@@ -23,6 +23,11 @@ pub fn command_line(
     run: fn(&Config) -> Result<Report>,
 ) -> Result<()> {
     let usage = format!("usage: {prog} {FLAGS}");
+    let args: Vec<String> = args.into_iter().collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{usage}");
+        return Ok(());
+    }
     let known = ["addr", "conns", "size", "pipeline", "duration", "warmup", "max-messages"];
     let flags = Flags::parse(args, &known).map_err(|e| anyhow::anyhow!("{e}\n{usage}"))?;
     let addr: String = flags.get("addr", String::new())?;
@@ -53,4 +58,22 @@ pub fn command_line(
         std::process::exit(1);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn must_not_run(_: &Config) -> Result<Report> {
+        anyhow::bail!("ran")
+    }
+
+    #[test]
+    fn help_prints_usage_without_running() {
+        for flag in ["--help", "-h"] {
+            command_line("loadgen", [flag.to_owned()], must_not_run).unwrap();
+        }
+        let missing = command_line("loadgen", Vec::new(), must_not_run).unwrap_err();
+        assert!(missing.to_string().contains("--addr is required"), "{missing}");
+    }
 }
