@@ -69,8 +69,9 @@ impl Site {
     }
 
     /// A site serving the files under `root`, which must exist and be a directory. The path is
-    /// resolved again on every request (see [`Root`]): if it is a symlink that is swapped
-    /// later, the new target is served.
+    /// resolved again for every request (see [`Root`]; a cached file's `stat` is shared by
+    /// the requests of one loop turn, see [`PeekMemo`]): if it is a symlink that is swapped
+    /// later, the new target is served from the next turn on.
     pub fn with_root(root: impl AsRef<Path>) -> io::Result<Site> {
         let root = Root::open(root.as_ref())?;
         Ok(Site { root: Some(root), ..Site::welcome() })
