@@ -99,6 +99,28 @@ impl Ctx {
         None
     }
 
+    /// The servers of a comparison: ioman's `example` first (named "ioman"), then each of
+    /// `peers` (release binaries), each only if built. Without ioman's side the peers still
+    /// run, so their paths are exercised; the ratios are then `-`.
+    pub fn sides(
+        &mut self,
+        section: &str,
+        example: &str,
+        peers: &[&'static str],
+    ) -> Vec<(&'static str, PathBuf)> {
+        let mut sides = Vec::new();
+        match self.binary(self.example(example), &format!("{section}: ioman side")) {
+            Some(p) => sides.push(("ioman", p)),
+            None => self.skip(format!("{section}: peers still run; ratios are -")),
+        }
+        for &peer in peers {
+            if let Some(p) = self.binary(self.release(peer), &format!("{section} peer")) {
+                sides.push((peer, p));
+            }
+        }
+        sides
+    }
+
     /// `path` relative to the workspace root, for messages.
     pub fn rel(&self, path: &Path) -> String {
         path.strip_prefix(&self.root).unwrap_or(path).display().to_string()

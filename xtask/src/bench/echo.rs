@@ -9,7 +9,7 @@ use super::json::{self, num};
 use super::proc::{self, CLIENT_CPU, SERVER_CPU, Server};
 use super::report::{Better, Record};
 use anyhow::{Context, Result, bail};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 /// One load point: connections, message size, pipeline depth.
@@ -38,16 +38,7 @@ struct Samples {
 /// Runs the echo comparison.
 pub fn run(ctx: &mut Ctx) -> Result<()> {
     let Some(loadgen) = ctx.binary(ctx.release("loadgen"), "echo") else { return Ok(()) };
-    let mut sides: Vec<(&str, PathBuf)> = Vec::new();
-    match ctx.binary(ctx.example("echo"), "echo: ioman side") {
-        Some(p) => sides.push(("ioman", p)),
-        None => ctx.skip("echo: peers still run, so their paths are exercised; ratios are -"),
-    }
-    for peer in PEERS {
-        if let Some(p) = ctx.binary(ctx.release(peer), "echo peer") {
-            sides.push((peer, p));
-        }
-    }
+    let sides = ctx.sides("echo", "echo", PEERS);
     for point in POINTS {
         println!("  echo {}: {} servers, {} rounds", point.label, sides.len(), ctx.rounds);
         let mut servers = Vec::new();

@@ -12,7 +12,7 @@ use super::proc::{self, CLIENT_CPU, SERVER_CPU, Server};
 use super::report::{Better, Record};
 use anyhow::{Context, Result};
 use std::net::UdpSocket;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 struct Point {
@@ -42,16 +42,7 @@ struct Samples {
 /// Runs the UDP comparison.
 pub fn run(ctx: &mut Ctx) -> Result<()> {
     let Some(client) = ctx.binary(ctx.release("udp-load"), "udp") else { return Ok(()) };
-    let mut sides: Vec<(&str, PathBuf)> = Vec::new();
-    match ctx.binary(ctx.example("udp_echo"), "udp: ioman side") {
-        Some(p) => sides.push(("ioman", p)),
-        None => ctx.skip("udp: peers still run; ratios are -"),
-    }
-    for peer in PEERS {
-        if let Some(p) = ctx.binary(ctx.release(peer), "udp peer") {
-            sides.push((peer, p));
-        }
-    }
+    let sides = ctx.sides("udp", "udp_echo", PEERS);
     for point in POINTS {
         println!("  udp echo {}: {} servers, {} rounds", point.label, sides.len(), ctx.rounds);
         let mut servers = Vec::new();
